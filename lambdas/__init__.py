@@ -1,0 +1,1 @@
+"""fargate_platform.lambdas."""

@@ -1,7 +1,36 @@
-"""The `fargate-platform` command (placeholder until the local platform issue lands)."""
+"""The `fargate-platform` command: operations that are not a Sceptre launch.
+
+Each subcommand lives in its own module exposing `add_parser(subparsers)`;
+the parser it adds sets `func`, called with the parsed arguments.
+"""
+import argparse
+import importlib
 import sys
+
+SUBCOMMAND_MODULES = [
+    "fargate_platform.purge",
+    "fargate_platform.local.commands",
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="fargate-platform")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # that subcommand is not part of this checkout yet
+        module.add_parser(subparsers)
+    return parser
 
 
 def main(argv=None):
-    print("fargate-platform: no commands yet", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

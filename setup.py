@@ -43,7 +43,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8,<10",
-            "cfn-lint>=1.20,<2",
+            "cfn-lint==1.58.0",
             "moto[ssm,kms,elbv2,secretsmanager,s3,ec2,iam,logs,ecs,rds,route53,awslambda]==5.2.5",
             "cryptography>=42",
         ],

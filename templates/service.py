@@ -1,0 +1,311 @@
+"""The service stack, the same for every microservice: its roles, task definition,
+ECS service, target group, host-header listener rule, DNS record, log group and
+autoscaling. Its database, role and credentials are made before the stack
+launches, by the `!db_bootstrap` hook; the task receives the credentials from SSM
+through ECS `secrets`, never as plain environment values.
+
+Isolation: the execution role reads only the service's own SSM path, and decrypts
+with the data key only under the encryption context of that path (how SSM
+encrypts SecureStrings). The task role carries the statements the service's
+config asks for, next to explicit Denies that no Allow can override: no other
+service's parameters, no IAM. Every role carries the environment's permissions
+boundary where one is configured.
+"""
+from troposphere import GetAtt, Join, Parameter, Select, Sub, applicationautoscaling as scaling, ecs, route53
+from troposphere import elasticloadbalancingv2 as elb
+
+from fargate_platform import names
+from fargate_platform.templates import common
+
+SERVICE_TAG = "fargate-platform:service"  # how !rule_priority recognises the platform's rules
+
+
+def parameters(template, alias_record):
+    specs = {
+        "VpcId": ("String", "The network stack's VPC"),
+        "PrivateSubnetIds": ("CommaDelimitedList", "Subnets of the tasks"),
+        "ClusterName": ("String", "The ECS cluster (cluster stack)"),
+        "ContainerSecurityGroupId": ("String", "The tasks' security group (cluster stack)"),
+        "ListenerArn": ("String", "The listener of the service's ALB (cluster stack)"),
+        "AlbDnsName": ("String", "DNS name of the service's ALB"),
+        "HostedZoneId": ("String", "Route53 zone of the environment's domain"),
+        "LogsKeyArn": ("String", "Encrypts the log group (support stack)"),
+        "DataKeyArn": ("String", "Encrypts the service's credentials (rds stack)"),
+        "DbHost": ("String", "Database writer endpoint (rds stack)"),
+        "DbPort": ("String", "Database port (rds stack)"),
+        "ListenerRulePriority": ("Number", "Priority of the host-header rule (from !rule_priority)"),
+    }
+    if alias_record:
+        specs["AlbCanonicalHostedZoneId"] = ("String", "Route53 zone of the service's ALB (for the alias record)")
+    return {
+        key: template.add_parameter(Parameter(key, Type=kind, Description=description))
+        for key, (kind, description) in specs.items()
+    }
+
+
+def execution_role(template, environment, service, params):
+    root = environment.parameter_root
+    own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
+    return common.role(
+        template,
+        "ExecutionRole",
+        environment,
+        "ecs-tasks.amazonaws.com",
+        [
+            {
+                # Takes no resource ARN; the image actions below are scoped to the account's repositories.
+                "Sid": "LogInToEcr",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",
+            },
+            {
+                "Sid": "PullImages",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                "Resource": Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"),
+            },
+            {
+                "Sid": "WriteItsLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": Sub("${LogGroup.Arn}:*"),
+            },
+            {
+                "Sid": "ReadOnlyItsOwnParameters",
+                "Effect": "Allow",
+                "Action": "ssm:GetParameters",
+                "Resource": own_path,
+            },
+            {
+                "Sid": "DecryptOnlyItsOwnParameters",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": params["DataKeyArn"].ref(),
+                "Condition": {"StringLike": {"kms:EncryptionContext:PARAMETER_ARN": own_path}},
+            },
+        ],
+        "task-execution",
+    )
+
+
+def task_role(template, environment, service, params):
+    root = environment.parameter_root
+    own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
+    guard_rails = [
+        {
+            "Sid": "NoOtherServicesParameters",
+            "Effect": "Deny",
+            "Action": ["ssm:GetParameter*", "ssm:PutParameter", "ssm:DeleteParameter*"],
+            "NotResource": own_path,
+        },
+        {
+            "Sid": "NoOtherServicesCredentials",
+            "Effect": "Deny",
+            "Action": "kms:Decrypt",
+            "Resource": params["DataKeyArn"].ref(),
+            "Condition": {"StringNotLike": {"kms:EncryptionContext:PARAMETER_ARN": own_path}},
+        },
+        {"Sid": "NoIamChanges", "Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+    ]
+    return common.role(
+        template, "TaskRole", environment, "ecs-tasks.amazonaws.com",
+        [*service.task_role_statements, *guard_rails], "task",
+    )
+
+
+def task_definition(template, environment, service, params, execution, task):
+    root = environment.parameter_root
+    username_parameter = names.db_username_parameter(root, service.name)
+    password_parameter = names.db_password_parameter(root, service.name)
+    environment_values = {
+        "DB_HOST": params["DbHost"].ref(),
+        "DB_PORT": params["DbPort"].ref(),
+        "DB_NAME": service.database,
+        "DB_SSLMODE": "verify-full",
+        "DB_USERNAME_PARAMETER": username_parameter,
+        "DB_PASSWORD_PARAMETER": password_parameter,
+        **{key: str(value) for key, value in service.environment.items()},
+    }
+    secrets = {
+        "DB_USERNAME": username_parameter,
+        "DB_PASSWORD": password_parameter,
+        **service.secrets,
+    }
+    container = ecs.ContainerDefinition(
+        Name=service.name,
+        Image=service.image,
+        Essential=True,
+        PortMappings=[ecs.PortMapping(ContainerPort=service.port, Protocol="tcp")],
+        Environment=[ecs.Environment(Name=key, Value=value) for key, value in sorted(environment_values.items())],
+        Secrets=[
+            ecs.Secret(Name=key, ValueFrom=common.ssm_parameter_arn(parameter))
+            for key, parameter in sorted(secrets.items())
+        ],
+        LogConfiguration=ecs.LogConfiguration(
+            LogDriver="awslogs",
+            Options={
+                "awslogs-group": Sub("${LogGroup}"),
+                "awslogs-region": Sub("${AWS::Region}"),
+                "awslogs-stream-prefix": service.name,
+            },
+        ),
+        Privileged=False,
+    )
+    return template.add_resource(
+        ecs.TaskDefinition(
+            "TaskDefinition",
+            Family=common.name(environment, service.name),
+            RequiresCompatibilities=["FARGATE"],
+            NetworkMode="awsvpc",
+            Cpu=str(service.cpu),
+            Memory=str(service.memory),
+            RuntimePlatform=ecs.RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"),
+            ExecutionRoleArn=execution.get_att("Arn"),
+            TaskRoleArn=task.get_att("Arn"),
+            ContainerDefinitions=[container],
+            Metadata=common.checkov_skips(
+                ("CKV_AWS_336", "Whether the root filesystem can be read-only is the image's choice, not the platform's."),
+            ),
+            Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
+        )
+    )
+
+
+def sceptre_handler(sceptre_user_data):
+    environment = common.load(sceptre_user_data)
+    service_name = sceptre_user_data.get("service")
+    if service_name not in environment.services:
+        raise ValueError(
+            f"sceptre_user_data.service {service_name!r} has no folder under config/{environment.name}/services/"
+        )
+    service = environment.services[service_name]
+    template = common.new_template(f"{common.PROJECT_CODE} {environment.name}: service {service.name}")
+    # An alias record where the environment's zone is a real one; the local zone gets a CNAME.
+    alias_record = environment.hosted_zone_id is not None
+    params = parameters(template, alias_record)
+
+    common.log_group(
+        template, "LogGroup", environment, f"/{common.PROJECT_CODE}/{environment.name}/services/{service.name}",
+        service.log_retention_days, key_arn=params["LogsKeyArn"].ref(), mask_personal_data=True,
+    )
+    execution = execution_role(template, environment, service, params)
+    task = task_role(template, environment, service, params)
+    definition = task_definition(template, environment, service, params, execution, task)
+
+    target_group = template.add_resource(
+        elb.TargetGroup(
+            "TargetGroup",
+            TargetType="ip",
+            Protocol="HTTP",
+            Port=service.port,
+            VpcId=params["VpcId"].ref(),
+            HealthCheckPath=service.health_check_path,
+            HealthCheckProtocol="HTTP",
+            Matcher=elb.Matcher(HttpCode="200-399"),
+            TargetGroupAttributes=[elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")],
+            Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
+        )
+    )
+    rule = template.add_resource(
+        elb.ListenerRule(
+            "ListenerRule",
+            ListenerArn=params["ListenerArn"].ref(),
+            Priority=params["ListenerRulePriority"].ref(),
+            Conditions=[
+                elb.Condition(Field="host-header", HostHeaderConfig=elb.HostHeaderConfig(Values=[service.host]))
+            ],
+            Actions=[elb.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
+        )
+    )
+    ecs_service = template.add_resource(
+        ecs.Service(
+            "Service",
+            DependsOn=[rule.title],  # a target group must be on a listener before ECS registers tasks
+            ServiceName=service.name,
+            Cluster=params["ClusterName"].ref(),
+            TaskDefinition=definition.ref(),
+            LaunchType="FARGATE",
+            DesiredCount=service.desired_count,
+            HealthCheckGracePeriodSeconds=60,
+            DeploymentConfiguration=ecs.DeploymentConfiguration(
+                DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+                MinimumHealthyPercent=100,
+                MaximumPercent=200,
+            ),
+            NetworkConfiguration=ecs.NetworkConfiguration(
+                AwsvpcConfiguration=ecs.AwsvpcConfiguration(
+                    AssignPublicIp="DISABLED",
+                    Subnets=[Select(0, params["PrivateSubnetIds"].ref()), Select(1, params["PrivateSubnetIds"].ref())],
+                    SecurityGroups=[params["ContainerSecurityGroupId"].ref()],
+                )
+            ),
+            LoadBalancers=[
+                ecs.LoadBalancer(ContainerName=service.name, ContainerPort=service.port, TargetGroupArn=target_group.ref())
+            ],
+            PropagateTags="SERVICE",
+            EnableECSManagedTags=True,
+            Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
+        )
+    )
+
+    scalable = template.add_resource(
+        scaling.ScalableTarget(
+            "ScalableTarget",
+            ServiceNamespace="ecs",
+            ScalableDimension="ecs:service:DesiredCount",
+            ResourceId=Join("/", ["service", params["ClusterName"].ref(), GetAtt(ecs_service, "Name")]),
+            MinCapacity=service.min_count,
+            MaxCapacity=service.max_count,
+        )
+    )
+    template.add_resource(
+        scaling.ScalingPolicy(
+            "CpuScaling",
+            PolicyName=common.name(environment, service.name, "cpu"),
+            PolicyType="TargetTrackingScaling",
+            ScalingTargetId=scalable.ref(),
+            TargetTrackingScalingPolicyConfiguration=scaling.TargetTrackingScalingPolicyConfiguration(
+                TargetValue=service.cpu_target,
+                PredefinedMetricSpecification=scaling.PredefinedMetricSpecification(
+                    PredefinedMetricType="ECSServiceAverageCPUUtilization"
+                ),
+                ScaleInCooldown=120,
+                ScaleOutCooldown=60,
+            ),
+        )
+    )
+
+    if alias_record:
+        record = route53.RecordSetType(
+            "DnsRecord",
+            HostedZoneId=params["HostedZoneId"].ref(),
+            Name=service.host,
+            Type="A",
+            AliasTarget=route53.AliasTarget(
+                DNSName=params["AlbDnsName"].ref(),
+                HostedZoneId=params["AlbCanonicalHostedZoneId"].ref(),
+                EvaluateTargetHealth=True,
+            ),
+        )
+    else:
+        # A CNAME needs no ALB zone id, which the local emulator does not resolve.
+        record = route53.RecordSetType(
+            "DnsRecord",
+            HostedZoneId=params["HostedZoneId"].ref(),
+            Name=service.host,
+            Type="CNAME",
+            TTL="60",
+            ResourceRecords=[params["AlbDnsName"].ref()],
+        )
+    template.add_resource(record)
+
+    root = environment.parameter_root
+    common.output(template, "ServiceName", GetAtt(ecs_service, "Name"), "The ECS service")
+    common.output(template, "Host", service.host, "Host name the ALB routes to this service")
+    common.output(template, "TargetGroupArn", target_group.ref(), "The service's target group")
+    common.output(template, "ListenerRuleArn", rule.ref(), "The service's host-header rule")
+    common.output(template, "DatabaseName", service.database, "The service's own database and role")
+    common.output(template, "UsernameParameter", names.db_username_parameter(root, service.name), "SSM name")
+    common.output(template, "PasswordParameter", names.db_password_parameter(root, service.name), "SSM name")
+    return common.to_json(template)

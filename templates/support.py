@@ -1,0 +1,194 @@
+"""The support stacks: the artefacts bucket (Lambda code), and the platform's
+custom-resource functions (the admin secret).
+
+Two stacks, because the functions' code must be in the bucket before the
+functions exist: the `!upload_lambda_code` hook of support/functions.yaml puts it
+there between the two launches, under a content-hash key.
+"""
+from troposphere import Parameter, Sub, awslambda, s3
+
+from fargate_platform import names
+from fargate_platform.templates import common
+
+ADMIN_SECRET_HANDLER = "fargate_platform.lambdas.admin_secret.handler.handler"
+ADMIN_SECRET_TIMEOUT_SECONDS = 30
+LAMBDA_RUNTIME = "python3.12"
+
+
+def artefacts(environment):
+    template = common.new_template(f"{common.PROJECT_CODE} {environment.name}: artefacts bucket (Lambda code)")
+    bucket = template.add_resource(
+        s3.Bucket(
+            "ArtefactsBucket",
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
+                        BucketKeyEnabled=True,
+                    )
+                ]
+            ),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+            ),
+            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(
+                        Id="ExpireReplacedCode",
+                        Status="Enabled",
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=90),
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                    )
+                ]
+            ),
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+            Metadata=common.checkov_skips(
+                ("CKV_AWS_18", "Only the deploy pipeline writes here; CloudTrail records who did."),
+                ("CKV_AWS_21", "Versioning is enabled (checkov misreads the troposphere form)."),
+            ),
+            Tags=common.tags(environment),
+        )
+    )
+    template.add_resource(
+        s3.BucketPolicy(
+            "ArtefactsBucketPolicy",
+            Bucket=bucket.ref(),
+            PolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.get_att("Arn"), Sub("${ArtefactsBucket.Arn}/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+        )
+    )
+    logs_key = common.retained_key(
+        template,
+        "LogsKey",
+        environment,
+        "CloudWatch Logs of the platform's functions and services",
+        [
+            common.logs_key_statement(
+                [
+                    common.log_group_arn(f"/aws/lambda/{common.name(environment)}-*"),
+                    common.log_group_arn(f"/{common.PROJECT_CODE}/{environment.name}/*"),
+                ]
+            )
+        ],
+        f"alias/{common.PROJECT_CODE}/{environment.name}/logs",
+    )
+    common.output(template, "LogsKeyArn", logs_key.get_att("Arn"), "Encrypts the environment's log groups")
+    common.output(template, "BucketName", bucket.ref(), "Where the Lambda code zips are uploaded")
+    common.output(template, "BucketArn", bucket.get_att("Arn"), "The artefacts bucket's ARN")
+    return template
+
+
+def lambda_function(template, title, environment, *, handler, role, code_bucket, code_key, timeout, log_group,
+                    description, environment_variables=None, vpc_config=None, extra_skips=()):
+    """A Lambda function of the platform: code from the artefacts bucket, logs in its own group."""
+    properties = {
+        "Description": description,
+        "Runtime": LAMBDA_RUNTIME,
+        "Handler": handler,
+        "Role": role.get_att("Arn"),
+        "Code": awslambda.Code(S3Bucket=code_bucket, S3Key=code_key),
+        "Timeout": timeout,
+        "MemorySize": 256,
+        "LoggingConfig": awslambda.LoggingConfig(LogGroup=log_group.ref()),
+        "Tags": common.tags(environment),
+        "Metadata": common.checkov_skips(
+            ("CKV_AWS_116", "Invoked synchronously (by CloudFormation or a Sceptre hook): the caller sees every error."),
+            ("CKV_AWS_173", "Its environment holds names and addresses only, never a secret."),
+            ("CKV_AWS_115", "Invoked a few times per deploy: no concurrency to reserve."),
+            *extra_skips,
+        ),
+    }
+    if environment_variables:
+        properties["Environment"] = awslambda.Environment(Variables=environment_variables)
+    if vpc_config is not None:
+        properties["VpcConfig"] = vpc_config
+    return template.add_resource(awslambda.Function(title, **properties))
+
+
+def functions(environment):
+    template = common.new_template(f"{common.PROJECT_CODE} {environment.name}: custom-resource functions")
+    bucket = template.add_parameter(Parameter("ArtefactsBucket", Type="String", Description="The artefacts bucket"))
+    logs_key = template.add_parameter(Parameter("LogsKeyArn", Type="String", Description="Encrypts the log group"))
+    code_key = template.add_parameter(
+        Parameter("AdminSecretCodeKey", Type="String", Description="S3 key of the admin_secret zip (content hash)")
+    )
+    root = environment.parameter_root
+    admin_parameter = names.admin_password_parameter(root)
+    function_name = common.name(environment, "admin-secret")
+    log_group = common.log_group(
+        template, "AdminSecretLogGroup", environment, f"/aws/lambda/{function_name}", environment.log_retention_days,
+        key_arn=logs_key.ref(),
+    )
+    role = common.role(
+        template,
+        "AdminSecretRole",
+        environment,
+        "lambda.amazonaws.com",
+        [
+            {
+                "Sid": "WriteItsLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": Sub("${AdminSecretLogGroup.Arn}:*"),
+            },
+            {
+                "Sid": "KeepTheAdminPassword",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:AddTagsToResource", "ssm:DescribeParameters"],
+                "Resource": common.ssm_parameter_arn(admin_parameter),
+            },
+            {
+                # The data key lives in the rds stack, created after this one: name it by its alias.
+                "Sid": "EncryptWithTheDataKey",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                "Condition": {
+                    "ForAnyValue:StringEquals": {
+                        "kms:ResourceAliases": names.data_key_alias(common.PROJECT_CODE, environment.name)
+                    }
+                },
+            },
+        ],
+        "admin-secret",
+    )
+    function = lambda_function(
+        template,
+        "AdminSecretFunction",
+        environment,
+        handler=ADMIN_SECRET_HANDLER,
+        role=role,
+        code_bucket=bucket.ref(),
+        code_key=code_key.ref(),
+        timeout=ADMIN_SECRET_TIMEOUT_SECONDS,
+        log_group=log_group,
+        description="Custom resource: generates the database admin password into an SSM SecureString",
+        extra_skips=(("CKV_AWS_117", "Talks only to SSM and KMS, public AWS APIs: no VPC needed."),),
+    )
+    function.FunctionName = function_name
+    common.output(template, "AdminSecretFunctionArn", function.get_att("Arn"), "ServiceToken of the admin secret")
+    return template
+
+
+def sceptre_handler(sceptre_user_data):
+    environment = common.load(sceptre_user_data)
+    part = sceptre_user_data.get("part")
+    builders = {"artefacts": artefacts, "functions": functions}
+    if part not in builders:
+        raise ValueError(f"sceptre_user_data.part must be one of {sorted(builders)}, got {part!r}")
+    return common.to_json(builders[part](environment))
+

@@ -1,0 +1,1 @@
+"""The admin-secret custom resource: the database admin password, kept in SSM."""

@@ -1,0 +1,1 @@
+"""The database bootstrap function: one role, database and credentials per service."""

@@ -1,0 +1,553 @@
+"""Per-service database bootstrap: a role, a database and stored credentials.
+
+A call names one service and one action; everything else (cluster, admin secret,
+data key, parameter root, CA bundle) is this function's own configuration, so a
+caller can never point it elsewhere.
+
+- ensure: role (LOGIN, connection limit) and database owned by it, CONNECT revoked
+  from PUBLIC, the public schema owned by the role; the password is generated once and
+  stored with the username as SSM SecureStrings (data key) under
+  <root>/<service>/db/. Safe to run again, concurrently, and after an interrupted run.
+- disable: the role becomes NOLOGIN (its sessions are ended); database, data and
+  credentials are kept, so ensure restores the service with the same password.
+- purge: drops database and role and deletes the parameters, only when the event's
+  `confirm` repeats the service name.
+
+The SSM parameter is the source of truth of a password: it is stored before the role
+gets it, so an interrupted run finishes with the same password. The role's password
+is sent as a SCRAM-SHA-256 verifier computed here, so the plain text never reaches
+the server (statement logs, pg_stat_statements). Names are validated before any AWS
+or SQL call; identifiers are quoted with psycopg2.sql.
+"""
+import base64
+import hashlib
+import hmac
+import random
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import errors as pg_errors
+from psycopg2 import sql
+
+from fargate_platform import names
+from fargate_platform.lambdas.custom_resource import StructuredLog
+
+ACTIONS = ("ensure", "disable", "purge")
+EVENT_FIELDS = ("service", "action", "confirm")
+SSLMODES = ("verify-full", "verify-ca")  # anything weaker is a configuration error
+DEFAULT_CONNECTION_LIMIT = 20
+MAX_CONNECTION_LIMIT = 1000
+# Letters and digits only: services may put the password into a connection URL.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 32
+SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations
+APPLICATION_NAME = "fargate-platform-db-bootstrap"
+
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_PG_USER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SSM_NAME = re.compile(r"(/[A-Za-z0-9_.-]+)+")
+_KMS_KEY = re.compile(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})"
+    r"|alias/[A-Za-z0-9/_-]{1,250}|(mrk-)?[A-Za-z0-9-]{1,64}"
+)
+# SQLSTATEs a concurrent bootstrap can cause; the step is retried:
+# 55006 "source database template1 is being accessed by other users", 40001/40P01
+# serialization failure/deadlock, 55P03 lock timeout, 23505 a catalog unique index
+# (two CREATE ROLE of one name), XX000 "tuple concurrently updated".
+_TRANSIENT_SQLSTATES = {"55006", "40001", "40P01", "55P03", "23505"}
+
+
+class InvalidRequest(ValueError):
+    """The event is refused; nothing was done."""
+
+
+class ConfigurationError(ValueError):
+    """The function's environment is wrong; nothing was done."""
+
+
+class BootstrapError(RuntimeError):
+    """The bootstrap failed; the message names what and never carries a secret."""
+
+
+# -- the event -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    service: str
+    action: str = "ensure"
+    confirm: str = None
+
+
+def _shown(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...'"
+
+
+def parse_event(event):
+    """The Request in an event, or InvalidRequest. Nothing but the service name, the
+    action and (for purge) the confirmation is accepted."""
+    if not isinstance(event, dict):
+        raise InvalidRequest(
+            'the event must be a JSON object such as {"service": "orders", "action": "ensure"}, '
+            f"not {type(event).__name__}"
+        )
+    extra = sorted(_shown(key, 40) for key in event if key not in EVENT_FIELDS)
+    if extra:
+        raise InvalidRequest(
+            f"event field(s) {', '.join(extra)} refused: the function takes only 'service', "
+            "'action' and 'confirm' (for purge); its database, keys and paths come from its own "
+            "configuration"
+        )
+    if "service" not in event:
+        raise InvalidRequest("the event has no 'service'")
+    service = event["service"]
+    try:
+        names.validate_service_name(service)
+    except names.InvalidNameError as error:
+        raise InvalidRequest(str(error) if len(str(error)) < 300 else f"invalid service name {_shown(service)}") from None
+    if not names.SERVICE_NAME_PATTERN.fullmatch(service):  # '$' alone lets a trailing newline through
+        raise InvalidRequest(f"invalid service name {_shown(service)}")
+    action = event.get("action", "ensure")
+    if action not in ACTIONS:
+        raise InvalidRequest(f"invalid action {_shown(action)}: use one of {', '.join(ACTIONS)}")
+    confirm = event.get("confirm")
+    if action != "purge" and "confirm" in event:
+        raise InvalidRequest("'confirm' is only accepted with action 'purge'")
+    if action == "purge" and confirm != service:
+        raise InvalidRequest(
+            f"purge of service {service!r} drops its database and deletes its credentials: "
+            f'repeat the service name as "confirm": "{service}" to proceed'
+        )
+    return Request(service=service, action=action, confirm=confirm)
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    admin_username: str
+    admin_password_parameter: str
+    admin_database: str
+    data_key_id: str
+    parameter_root: str
+    ca_bundle: str
+    sslmode: str = "verify-full"
+    connection_limit: int = DEFAULT_CONNECTION_LIMIT
+
+    @classmethod
+    def from_environ(cls, environ):
+        """Settings from the environment variables the rds template sets; each value is
+        checked, and an error names the variable."""
+
+        def get(name, default=None):
+            value = environ.get(name, default)
+            if value is None or value == "":
+                raise ConfigurationError(f"environment variable {name} is not set")
+            return value
+
+        def matching(name, pattern, description, default=None):
+            value = get(name, default)
+            if len(value) > 2048 or not pattern.fullmatch(value):
+                raise ConfigurationError(f"environment variable {name}={_shown(value)} is not {description}")
+            return value
+
+        def integer(name, low, high, default=None):
+            value = get(name, default)
+            if not re.fullmatch(r"[0-9]{1,6}", value) or not low <= int(value) <= high:
+                raise ConfigurationError(
+                    f"environment variable {name}={_shown(value)} is not a whole number from {low} to {high}"
+                )
+            return int(value)
+
+        sslmode = get("SSLMODE", "verify-full")
+        if sslmode not in SSLMODES:
+            raise ConfigurationError(
+                f"environment variable SSLMODE={_shown(sslmode)} refused: use {' or '.join(SSLMODES)}"
+            )
+        root = matching("PARAMETER_ROOT", _SSM_NAME, "an SSM path such as /project/env")
+        admin_parameter = matching("ADMIN_PASSWORD_PARAMETER", _SSM_NAME, "an SSM parameter name")
+        return cls(
+            host=matching("DB_HOST", _HOST, "a host name or IPv4 address"),
+            port=integer("DB_PORT", 1, 65535),
+            admin_username=matching("ADMIN_USERNAME", _PG_USER, "a PostgreSQL user name"),
+            admin_password_parameter=admin_parameter,
+            admin_database=matching("ADMIN_DATABASE", _PG_USER, "a database name", default="postgres"),
+            data_key_id=matching("DATA_KEY_ID", _KMS_KEY, "a KMS key id, alias or ARN"),
+            parameter_root=root,
+            ca_bundle=str(resolve_ca_bundle(get("CA_BUNDLE"))),
+            sslmode=sslmode,
+            connection_limit=integer("CONNECTION_LIMIT", 1, MAX_CONNECTION_LIMIT, str(DEFAULT_CONNECTION_LIMIT)),
+        )
+
+
+def _package_root():
+    import fargate_platform
+
+    return Path(fargate_platform.__file__).resolve().parent.parent
+
+
+def resolve_ca_bundle(path):
+    """The CA bundle file: absolute, or relative to the working directory or to the
+    folder holding the `fargate_platform` package (the zip's root, /var/task in Lambda)."""
+    given = Path(path)
+    candidates = [given] if given.is_absolute() else [Path.cwd() / given, _package_root() / given]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError(
+        f"environment variable CA_BUNDLE={path!r}: no such file (looked at "
+        f"{', '.join(str(c) for c in candidates)}); the function's zip must carry the CA bundle "
+        "its environment names"
+    )
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+
+def generate_password(length=PASSWORD_LENGTH):
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
+def scram_sha256_verifier(password, salt=None, iterations=SCRAM_ITERATIONS):
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 7677 / 5802).
+
+    PostgreSQL stores a verifier given in this form as is. (It SASLpreps passwords
+    first; ours are ASCII letters and digits, which SASLprep leaves unchanged.)
+    """
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+
+    def b64(data):
+        return base64.b64encode(data).decode("ascii")
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+# -- the work -----------------------------------------------------------------------------------
+
+
+class Bootstrapper:
+    """Runs one Request with explicit settings, SSM client and connect function."""
+
+    def __init__(self, settings, ssm, log=None, connect=None, deadline=None):
+        self.settings = settings
+        self.ssm = ssm
+        self.log = log or StructuredLog(function="db-bootstrap")
+        self._connect = connect or psycopg2.connect
+        self._deadline = deadline if deadline is not None else time.monotonic() + 50.0
+        self._admin_password = None
+
+    def run(self, request):
+        service = request.service
+        names.validate_service_name(service)
+        if not names.SERVICE_NAME_PATTERN.fullmatch(service):
+            raise InvalidRequest(f"invalid service name {_shown(service)}")
+        role = names.database_name(service)
+        if role in (self.settings.admin_username, self.settings.admin_database):
+            raise InvalidRequest(f"service name {service!r} collides with the cluster's admin user or database")
+        if request.action == "purge" and request.confirm != service:
+            raise InvalidRequest(f"purge of service {service!r} needs \"confirm\": \"{service}\"")
+        action = getattr(self, request.action)
+        try:
+            result = action(service, role)
+        except psycopg2.Error as error:
+            raise BootstrapError(
+                self.log.mask(
+                    f"{request.action} of service {service!r} failed in PostgreSQL: "
+                    f"{_first_line(error)} (SQLSTATE {error.pgcode})"
+                )
+            ) from None
+        result.update(
+            service=service,
+            action=request.action,
+            role_name=role,
+            database_name=role,
+            **self._parameter_names(service),
+        )
+        return result
+
+    # -- actions --------------------------------------------------------------------------
+
+    def ensure(self, service, role):
+        parameters = self._parameter_names(service)
+        password, stored = self._service_password(parameters["password_parameter"])
+        self._store_username(parameters["username_parameter"], role)
+        statuses = {}
+        conn = self._admin_connection(self.settings.admin_database)
+        try:
+            self._retrying("role and database", lambda: self._ensure_role_and_database(conn, role, password, statuses))
+        finally:
+            conn.close()
+        conn = self._admin_connection(role)
+        try:
+            self._retrying("public schema", lambda: self._ensure_schema(conn, role))
+        finally:
+            conn.close()
+        self.log.info("service database ensured", role=statuses["role"], database=statuses["database"],
+                      parameters=stored)
+        return {"role": statuses["role"], "database": statuses["database"], "parameters": stored}
+
+    def disable(self, service, role):
+        conn = self._admin_connection(self.settings.admin_database)
+        try:
+            with conn.cursor() as cur:
+                role_row = self._service_role(cur, role)
+                if role_row is None:
+                    role_status = "absent"
+                else:
+                    cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(sql.Identifier(role)))
+                    self._end_sessions(cur, role)
+                    role_status = "disabled"
+                database_status = "kept" if self._database_owner(cur, role) is not None else "absent"
+        finally:
+            conn.close()
+        self.log.info("service login disabled; database and credentials kept", role=role_status)
+        return {"role": role_status, "database": database_status, "parameters": "kept"}
+
+    def purge(self, service, role):
+        conn = self._admin_connection(self.settings.admin_database)
+        try:
+            with conn.cursor() as cur:
+                role_row = self._service_role(cur, role)
+                if role_row is not None:
+                    cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(sql.Identifier(role)))
+                    self._end_sessions(cur, role)
+                if self._database_owner(cur, role) is not None:
+                    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(role)))
+                    database_status = "purged"
+                else:
+                    database_status = "absent"
+                if role_row is not None:
+                    cur.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+                role_status = "purged" if role_row is not None else "absent"
+        finally:
+            conn.close()
+        parameters = list(self._parameter_names(service).values())
+        deleted = self._ssm_call("delete_parameters", parameters[0], Names=parameters).get("DeletedParameters", [])
+        self.log.warning("service database purged", role=role_status, database=database_status,
+                         parameters_deleted=len(deleted))
+        return {"role": role_status, "database": database_status,
+                "parameters": "deleted" if deleted else "absent"}
+
+    # -- SQL steps (each safe to repeat) -----------------------------------------------------------
+
+    def _ensure_role_and_database(self, conn, role, password, statuses):
+        identifier = sql.Identifier(role)
+        verifier = sql.Literal(scram_sha256_verifier(password))
+        limit = sql.Literal(self.settings.connection_limit)
+        with conn.cursor() as cur:
+            row = self._service_role(cur, role)
+            if row is None:
+                try:
+                    cur.execute(
+                        sql.SQL("CREATE ROLE {} WITH LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
+                            identifier, limit, verifier
+                        )
+                    )
+                    statuses.setdefault("role", "created")
+                except pg_errors.DuplicateObject:
+                    statuses.setdefault("role", "present")  # created concurrently
+            else:
+                statuses.setdefault("role", "present" if row["can_login"] else "restored")
+            # Every run: restores LOGIN after a disable, applies the configured limit and
+            # the stored password (the SSM parameter is the source of truth).
+            cur.execute(
+                sql.SQL("ALTER ROLE {} WITH LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
+                    identifier, limit, verifier
+                )
+            )
+            # RDS's admin is no superuser: it must be a member of the role to create a
+            # database owned by it and to manage the role's schema and sessions.
+            cur.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(identifier))
+            owner = self._database_owner(cur, role)
+            if owner is None:
+                try:
+                    cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(identifier, identifier))
+                    statuses.setdefault("database", "created")
+                except pg_errors.DuplicateDatabase:
+                    statuses.setdefault("database", "present")
+            else:
+                statuses.setdefault("database", "present")
+                if owner != role:
+                    cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(identifier, identifier))
+            cur.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(identifier))
+
+    def _ensure_schema(self, conn, role):
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'")
+            row = cur.fetchone()
+            if row is None:
+                return  # the service dropped its public schema: its choice
+            if row[0] != role:
+                cur.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(role)))
+            # PostgreSQL 15's default already; databases from older templates granted it.
+            cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+
+    def _service_role(self, cur, role):
+        cur.execute(
+            "SELECT rolcanlogin, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls"
+            " FROM pg_roles WHERE rolname = %s",
+            (role,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        if row[1]:
+            raise BootstrapError(
+                f"role {role!r} exists with administrative attributes: it is not a service role, "
+                "refusing to change it"
+            )
+        return {"can_login": row[0]}
+
+    @staticmethod
+    def _database_owner(cur, database):
+        cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (database,))
+        row = cur.fetchone()
+        return row[0] if row else None
+
+    def _end_sessions(self, cur, role):
+        try:
+            cur.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE usename = %s AND pid <> pg_backend_pid()",
+                (role,),
+            )
+            ended = cur.fetchone()[0]
+        except pg_errors.InsufficientPrivilege:
+            self.log.warning("could not end the role's open sessions (not a member of the role)")
+            return
+        if ended:
+            self.log.info("ended the role's open sessions", sessions=ended)
+
+    def _retrying(self, what, step):
+        attempt = 0
+        while True:
+            try:
+                return step()
+            except psycopg2.Error as error:
+                transient = error.pgcode in _TRANSIENT_SQLSTATES or (
+                    error.pgcode == "XX000" and "concurrently" in str(error)
+                )
+                attempt += 1
+                pause = min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)
+                if not transient or time.monotonic() + pause >= self._deadline:
+                    raise
+                self.log.info("retrying after a concurrent change", step=what, sqlstate=error.pgcode,
+                              attempt=attempt)
+                time.sleep(pause)
+
+    # -- connections ------------------------------------------------------------------------------
+
+    def _admin_connection(self, dbname):
+        settings = self.settings
+        password = self._admin_secret()
+        try:
+            conn = self._connect(
+                host=settings.host,
+                port=settings.port,
+                dbname=dbname,
+                user=settings.admin_username,
+                password=password,
+                sslmode=settings.sslmode,
+                sslrootcert=settings.ca_bundle,
+                connect_timeout=10,
+                application_name=APPLICATION_NAME,
+                # Never wait long behind another session's lock: fail, and the step is retried.
+                options="-c lock_timeout=10000 -c statement_timeout=30000",
+            )
+        except psycopg2.OperationalError as error:
+            raise BootstrapError(
+                self.log.mask(
+                    f"cannot connect to database {dbname!r} at {settings.host}:{settings.port} as "
+                    f"{settings.admin_username!r} over TLS (sslmode {settings.sslmode}, CA bundle "
+                    f"{settings.ca_bundle}): {_first_line(error)}"
+                )
+            ) from None
+        conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+        return conn
+
+    # -- SSM ----------------------------------------------------------------------------------------
+
+    def _parameter_names(self, service):
+        root = self.settings.parameter_root
+        return {
+            "username_parameter": names.db_username_parameter(root, service),
+            "password_parameter": names.db_password_parameter(root, service),
+        }
+
+    def _admin_secret(self):
+        if self._admin_password is None:
+            name = self.settings.admin_password_parameter
+            value = self._secure_value(name)
+            if value is None:
+                raise BootstrapError(f"admin password parameter {name} not found")
+            self.log.register_secret(value)
+            self._admin_password = value
+        return self._admin_password
+
+    def _service_password(self, name):
+        existing = self._secure_value(name)
+        if existing is not None:
+            self.log.register_secret(existing)
+            return existing, "present"
+        password = generate_password()
+        self.log.register_secret(password)
+        if self._put_secure(name, password, "Database password of the service (generated once)"):
+            return password, "stored"
+        existing = self._secure_value(name)  # stored concurrently a moment ago: use that one
+        self.log.register_secret(existing)
+        return existing, "present"
+
+    def _store_username(self, name, role):
+        self._put_secure(name, role, "Database user name of the service")
+
+    def _put_secure(self, name, value, description):
+        """Store a new SecureString with the data key; False if it already exists."""
+        try:
+            self.ssm.put_parameter(
+                Name=name, Value=value, Type="SecureString", KeyId=self.settings.data_key_id,
+                Description=description, Overwrite=False,
+            )
+        except self.ssm.exceptions.ParameterAlreadyExists:
+            return False
+        except Exception as error:  # botocore errors: name the call, keep the message
+            raise BootstrapError(self.log.mask(f"SSM put_parameter {name} failed: {_aws_error(error)}")) from None
+        return True
+
+    def _secure_value(self, name):
+        try:
+            return self.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except self.ssm.exceptions.ParameterNotFound:
+            return None
+        except Exception as error:
+            raise BootstrapError(self.log.mask(f"SSM get_parameter {name} failed: {_aws_error(error)}")) from None
+
+    def _ssm_call(self, operation, subject, **kwargs):
+        try:
+            return getattr(self.ssm, operation)(**kwargs)
+        except Exception as error:
+            raise BootstrapError(self.log.mask(f"SSM {operation} {subject} failed: {_aws_error(error)}")) from None
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _aws_error(error):
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        return f"{response['Error'].get('Code')}: {response['Error'].get('Message')}"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,675 @@
+"""The account stack: what one AWS account needs once, before any environment is launched
+in it, launched by an administrator with `sceptre launch account`.
+
+- the ECS service-linked role (optional: an account that already ran ECS has it);
+- GitHub's OpenID Connect identity provider (optional: one per account, it may exist);
+- per environment hosted by the account (dev, prod, ... from sceptre_user_data):
+  - `fargate-platform-<env>-boundary`, the permissions boundary every role the platform
+    creates in that environment carries: the most its workloads and functions may ever do;
+  - a deploy role, assumable only by this repository's workflow jobs that run in the
+    GitHub environment `<env>`, with the permissions the platform's stacks need and no
+    way to create a role without the boundary (so the pipeline cannot mint an administrator);
+  - a read-only diff role for the GitHub environment `<env>-diff`, so a pipeline can print
+    `sceptre diff` before a reviewer approves the deploy (it cannot read secrets or change
+    anything).
+
+The role names live under `fargate-platform-account-`, outside every environment's
+`fargate-platform-<env>-` prefix that the deploy roles may manage.
+"""
+import re
+from pathlib import Path
+
+from troposphere import GetAtt, Output, Sub, iam
+
+from fargate_platform import names
+from fargate_platform.templates import common
+
+PROJECT_CODE = common.PROJECT_CODE
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+# GitHub's certificate thumbprints: IAM no longer checks them for this provider (it trusts
+# the CA library), but older API clients require the list.
+GITHUB_THUMBPRINTS = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"]
+# The account stack group's own folder name: it cannot be an environment too.
+ACCOUNT_GROUP = "account"
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+# A managed policy holds at most 6,144 characters, whitespace excluded.
+MANAGED_POLICY_MAX_CHARS = 6144
+# Services the platform's roles are passed to.
+PASSED_TO_SERVICES = [
+    "ecs-tasks.amazonaws.com",
+    "lambda.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+    "monitoring.rds.amazonaws.com",
+]
+# Service-linked roles that AWS creates on first use of these services.
+SERVICE_LINKED_ROLE_SERVICES = [
+    "ecs.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+]
+# IAM actions that change something: what a workload may never do.
+IAM_WRITE_ACTIONS = [
+    "iam:Add*",
+    "iam:Attach*",
+    "iam:Change*",
+    "iam:Create*",
+    "iam:Deactivate*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:Enable*",
+    "iam:PassRole",
+    "iam:Put*",
+    "iam:Remove*",
+    "iam:Reset*",
+    "iam:Set*",
+    "iam:Tag*",
+    "iam:Untag*",
+    "iam:Update*",
+    "iam:Upload*",
+]
+BOUNDARY_CHANGES = [
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutUserPermissionsBoundary",
+]
+BOUNDARY_POLICY_CHANGES = [
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
+]
+PARAMETER_ACTIONS = [
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+    "ssm:PutParameter",
+    "ssm:DeleteParameter",
+    "ssm:DeleteParameters",
+    "ssm:LabelParameterVersion",
+    "ssm:UnlabelParameterVersion",
+]
+
+
+class AccountConfigError(ValueError):
+    """Bad sceptre_user_data for the account stack: the message names the key."""
+
+
+def arn(service, resource, region="*", account="${AWS::AccountId}"):
+    return Sub(f"arn:${{AWS::Partition}}:{service}:{region}:{account}:{resource}")
+
+
+def iam_arn(resource):
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:{resource}")
+
+
+def statement(sid, effect, actions, resources, condition=None, not_resource=False):
+    result = {"Sid": sid, "Effect": effect, "Action": actions}
+    result["NotResource" if not_resource else "Resource"] = resources
+    if condition:
+        result["Condition"] = condition
+    return result
+
+
+def allow(sid, actions, resources, condition=None):
+    return statement(sid, "Allow", actions, resources, condition)
+
+
+def deny(sid, actions, resources, condition=None, not_resource=False):
+    return statement(sid, "Deny", actions, resources, condition, not_resource)
+
+
+def logical_id(env_name, suffix):
+    return "".join(part.capitalize() for part in env_name.split("-")) + suffix
+
+
+def _flag(user_data, key, where):
+    value = user_data.get(key, True)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"
+    if not isinstance(value, bool):
+        raise AccountConfigError(f"{where}: sceptre_user_data.{key}: expected true or false, got {value!r}")
+    return value
+
+
+class IdentitySettings:
+    """sceptre_user_data of the account-wide stack (config/account/identity.yaml)."""
+
+    WHERE = "config/account/identity.yaml"
+
+    def __init__(self, user_data):
+        self.create_ecs_service_linked_role = _flag(user_data, "create_ecs_service_linked_role", self.WHERE)
+        self.create_oidc_provider = _flag(user_data, "create_oidc_provider", self.WHERE)
+
+
+class EnvironmentSettings:
+    """sceptre_user_data of one environment's stack (config/account/<env>.yaml)."""
+
+    def __init__(self, user_data):
+        env_name = user_data.get("environment")
+        where = f"config/account/{env_name}.yaml" if isinstance(env_name, str) else "config/account/<env>.yaml"
+        try:
+            self.environment = names.validate_environment_name(env_name)
+        except names.InvalidNameError as error:
+            raise AccountConfigError(f"{where}: sceptre_user_data.environment: {error}") from None
+        if env_name == ACCOUNT_GROUP:
+            raise AccountConfigError(
+                f"{where}: sceptre_user_data.environment: {ACCOUNT_GROUP!r} is the account stack group, not an environment"
+            )
+        repository = user_data.get("github_repository")
+        if not isinstance(repository, str) or not GITHUB_REPOSITORY.match(repository):
+            raise AccountConfigError(
+                f"{where}: sceptre_user_data.github_repository: expected OWNER/REPO as GitHub spells it, "
+                f"got {repository!r} (set github_repository in config/account/config.yaml)"
+            )
+        self.repository = repository
+        project_path = user_data.get("project_path")
+        if not isinstance(project_path, str) or not project_path:
+            raise AccountConfigError(f"{where}: sceptre_user_data.project_path: expected \"{{{{ project_path }}}}\"")
+        self._check_prefixes(Path(project_path) / "config", env_name, where)
+
+    @staticmethod
+    def _check_prefixes(config_dir, env_name, where):
+        """The deploy role of `dev` manages `fargate-platform-dev-*`: an environment `dev-eu`
+        would fall inside that prefix and be reachable from dev's pipeline."""
+        if not config_dir.is_dir():
+            raise AccountConfigError(f"{where}: sceptre_user_data.project_path: no config/ folder in {config_dir.parent}")
+        for other in sorted(path.name for path in config_dir.iterdir() if path.is_dir()):
+            if other == ACCOUNT_GROUP or other == env_name:
+                continue
+            if other.startswith(env_name + "-") or env_name.startswith(other + "-"):
+                raise AccountConfigError(
+                    f"{where}: environments {env_name!r} and {other!r} share the name prefix "
+                    f"{PROJECT_CODE}-{min(env_name, other, key=len)}-, so one's deploy role could change "
+                    "the other's resources: rename one"
+                )
+
+
+class Environment:
+    """The names and ARNs of one environment as the account's policies see them."""
+
+    def __init__(self, name):
+        self.name = name
+        self.prefix = f"{PROJECT_CODE}-{name}"  # stacks, functions, buckets, roles, policies
+        self.parameter_root = names.parameter_root(PROJECT_CODE, name)
+        self.boundary_name = f"{self.prefix}-boundary"
+        self.deploy_role_name = f"{PROJECT_CODE}-{ACCOUNT_GROUP}-{name}-deploy"
+        self.diff_role_name = f"{PROJECT_CODE}-{ACCOUNT_GROUP}-{name}-diff"
+
+    @property
+    def boundary_arn(self):
+        return iam_arn(f"policy/{self.boundary_name}")
+
+    def stacks(self):
+        return arn("cloudformation", f"stack/{self.prefix}-*/*")
+
+    def parameters(self):
+        return [arn("ssm", f"parameter{self.parameter_root}"), arn("ssm", f"parameter{self.parameter_root}/*")]
+
+    def buckets(self):
+        return [Sub(f"arn:${{AWS::Partition}}:s3:::{self.prefix}-*"), Sub(f"arn:${{AWS::Partition}}:s3:::{self.prefix}-*/*")]
+
+    def other_environments_keys(self):
+        """Matches a KMS key with a platform alias of which none is this environment's."""
+        return {
+            "ForAnyValue:StringLike": {"kms:ResourceAliases": f"alias/{PROJECT_CODE}/*"},
+            "ForAllValues:StringNotLike": {"kms:ResourceAliases": f"alias/{PROJECT_CODE}/{self.name}/*"},
+        }
+
+
+def boundary_statements(env):
+    """What the platform's workloads and functions in `env` may ever do."""
+    return [
+        allow(
+            "PullImages",
+            ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+             "ecr:BatchGetImage"],
+            "*",
+        ),
+        allow(
+            "WriteLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            arn("logs", "log-group:*"),
+        ),
+        allow(
+            "OwnEnvironmentParameters",
+            ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
+             "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
+            env.parameters(),
+        ),
+        allow(
+            "UseKeys",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+             "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:DescribeKey"],
+            arn("kms", "key/*"),
+        ),
+        allow(
+            "ManageNetworkInterfacesInVpc",
+            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+             "ec2:UnassignPrivateIpAddresses"],
+            arn("ec2", "*"),
+        ),
+        allow(
+            # Describe calls take no resource ARN.
+            "DescribeNetwork",
+            ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs"],
+            "*",
+        ),
+        allow(
+            "OwnEnvironmentBuckets",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+             "s3:GetBucketLocation"],
+            env.buckets(),
+        ),
+        allow(
+            # Metrics and traces: these actions take no resource ARN.
+            "MetricsAndTraces",
+            ["cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+             "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"],
+            "*",
+        ),
+        allow(
+            "DataServicesInThisAccount",
+            ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+             "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sns:Publish", "events:PutEvents",
+             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+             "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+             "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"],
+            [arn("sqs", "*"), arn("sns", "*"), arn("events", "event-bus/*"), arn("dynamodb", "table/*")],
+        ),
+        allow(
+            "OwnEnvironmentSecrets",
+            ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            arn("secretsmanager", f"secret:{PROJECT_CODE}/{env.name}/*"),
+        ),
+        deny("NoIamChanges", IAM_WRITE_ACTIONS, "*"),
+        deny("NoPermissionsBoundaryChanges", BOUNDARY_CHANGES + BOUNDARY_POLICY_CHANGES, "*"),
+        deny("NoOtherEnvironmentsParameters", PARAMETER_ACTIONS, env.parameters(), not_resource=True),
+        deny("NoOtherEnvironmentsKeys", ["kms:*"], "*", env.other_environments_keys()),
+    ]
+
+
+def deploy_policies(env):
+    """The deploy role's statements, grouped into managed policies that each fit IAM's size limit."""
+    role_prefix = iam_arn(f"role/{env.prefix}-*")
+    with_boundary = {"StringEquals": {"iam:PermissionsBoundary": env.boundary_arn}}
+    return {
+        "stacks-iam": [
+            allow(
+                "OwnEnvironmentStacks",
+                ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
+                 "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+                 "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
+                 "cloudformation:ListStackResources", "cloudformation:GetTemplate",
+                 "cloudformation:GetTemplateSummary", "cloudformation:GetStackPolicy",
+                 "cloudformation:SetStackPolicy", "cloudformation:CreateChangeSet",
+                 "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+                 "cloudformation:DeleteChangeSet", "cloudformation:ListChangeSets",
+                 "cloudformation:CancelUpdateStack", "cloudformation:ContinueUpdateRollback",
+                 "cloudformation:UpdateTerminationProtection", "cloudformation:TagResource",
+                 "cloudformation:UntagResource", "cloudformation:DetectStackDrift",
+                 "cloudformation:DescribeStackResourceDrifts"],
+                env.stacks(),
+            ),
+            allow(
+                # Template checks and listings take no stack ARN.
+                "ReadTemplatesAndStackLists",
+                ["cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary",
+                 "cloudformation:ListStacks", "cloudformation:DescribeStackDriftDetectionStatus",
+                 "cloudformation:EstimateTemplateCost"],
+                "*",
+            ),
+            allow(
+                # The boundary condition is what keeps the pipeline from minting an administrator.
+                "RolesOnlyWithTheBoundary",
+                ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary",
+                 "iam:DeleteRolePolicy", "iam:DetachRolePolicy"],
+                role_prefix,
+                with_boundary,
+            ),
+            allow(
+                "ManageOwnEnvironmentRoles",
+                ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+                 "iam:ListRoleTags", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
+                 "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"],
+                role_prefix,
+            ),
+            allow(
+                "PassOwnEnvironmentRolesToItsServices",
+                ["iam:PassRole"],
+                role_prefix,
+                {"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}},
+            ),
+            allow(
+                "OwnEnvironmentManagedPolicies",
+                ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
+                 "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:TagPolicy",
+                 "iam:UntagPolicy"],
+                iam_arn(f"policy/{env.prefix}-*"),
+            ),
+            allow(
+                "ServiceLinkedRolesOfThePlatformsServices",
+                ["iam:CreateServiceLinkedRole"],
+                iam_arn("role/aws-service-role/*"),
+                {"StringEquals": {"iam:AWSServiceName": SERVICE_LINKED_ROLE_SERVICES}},
+            ),
+            deny("NeverRemoveABoundary", ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"], "*"),
+            deny("NeverChangeABoundaryPolicy", BOUNDARY_POLICY_CHANGES, iam_arn(f"policy/{PROJECT_CODE}-*-boundary")),
+            deny(
+                "NeverChangeTheCiIdentity",
+                IAM_WRITE_ACTIONS,
+                [iam_arn(f"role/{PROJECT_CODE}-{ACCOUNT_GROUP}-*"), iam_arn(f"policy/{PROJECT_CODE}-{ACCOUNT_GROUP}-*"),
+                 iam_arn("oidc-provider/*")],
+            ),
+        ],
+        "network-compute": [
+            allow(
+                "Network",
+                ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet", "ec2:DeleteSubnet",
+                 "ec2:ModifySubnetAttribute", "ec2:CreateInternetGateway", "ec2:DeleteInternetGateway",
+                 "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:AllocateAddress",
+                 "ec2:ReleaseAddress", "ec2:AssociateAddress", "ec2:DisassociateAddress", "ec2:CreateNatGateway",
+                 "ec2:DeleteNatGateway", "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute",
+                 "ec2:DeleteRoute", "ec2:ReplaceRoute", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
+                 "ec2:ReplaceRouteTableAssociation", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+                 "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+                 "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+                 "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+                 "ec2:ModifySecurityGroupRules", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints",
+                 "ec2:ModifyVpcEndpoint", "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "ec2:CreateTags",
+                 "ec2:DeleteTags"],
+                # Account-less ARNs: the endpoint services AWS offers in every region.
+                [arn("ec2", "*"), arn("ec2", "*", account="")],
+            ),
+            allow(
+                "LoadBalancers",
+                ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer",
+                 "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetSecurityGroups",
+                 "elasticloadbalancing:SetSubnets", "elasticloadbalancing:SetIpAddressType",
+                 "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
+                 "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyListenerAttributes",
+                 "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
+                 "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+                 "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
+                 "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
+                 "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
+                 "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
+                 "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+                arn("elasticloadbalancing", "*"),
+            ),
+            allow(
+                # The cluster is named after the environment (templates/cluster.py).
+                "OwnEnvironmentEcs",
+                ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:UpdateCluster", "ecs:UpdateClusterSettings",
+                 "ecs:PutClusterCapacityProviders", "ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService",
+                 "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:TagResource", "ecs:UntagResource",
+                 "ecs:ListTagsForResource"],
+                [arn("ecs", f"cluster/{env.prefix}"), arn("ecs", f"service/{env.prefix}/*"),
+                 arn("ecs", f"task-definition/{env.prefix}-*:*"), arn("ecs", "capacity-provider/*")],
+            ),
+            allow(
+                # Task definitions are registered without a resource ARN; each only names roles
+                # this role may pass (the boundary-carrying ones of its environment).
+                "TaskDefinitions",
+                ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
+                 "ecs:ListClusters", "ecs:ListServices", "ecs:ListTaskDefinitions"],
+                "*",
+            ),
+            allow(
+                "OwnEnvironmentFunctions",
+                ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
+                 "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+                 "lambda:PublishVersion", "lambda:ListVersionsByFunction", "lambda:TagResource",
+                 "lambda:UntagResource", "lambda:ListTags", "lambda:AddPermission", "lambda:RemovePermission",
+                 "lambda:GetPolicy", "lambda:InvokeFunction", "lambda:PutFunctionConcurrency",
+                 "lambda:DeleteFunctionConcurrency", "lambda:GetRuntimeManagementConfig",
+                 "lambda:PutRuntimeManagementConfig"],
+                arn("lambda", f"function:{env.prefix}-*"),
+            ),
+            allow(
+                "Scaling",
+                ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
+                 "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
+                 "application-autoscaling:TagResource", "application-autoscaling:UntagResource"],
+                arn("application-autoscaling", "scalable-target/*"),
+            ),
+            allow(
+                # Target tracking creates and removes its own alarms with the caller's rights.
+                "ScalingAlarms",
+                ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+                 "cloudwatch:TagResource", "cloudwatch:UntagResource"],
+                arn("cloudwatch", "alarm:*"),
+            ),
+            allow(
+                # Describe and list calls take no resource ARN.
+                "DescribeInfrastructure",
+                ["ec2:Describe*", "elasticloadbalancing:Describe*", "rds:Describe*", "application-autoscaling:Describe*",
+                 "acm:DescribeCertificate", "acm:ListCertificates", "route53:ListHostedZones",
+                 "route53:ListHostedZonesByName", "kms:ListAliases", "logs:DescribeLogGroups",
+                 "ssm:DescribeParameters"],
+                "*",
+            ),
+        ],
+        "data-storage": [
+            allow(
+                "Database",
+                ["rds:CreateDBCluster", "rds:DeleteDBCluster", "rds:ModifyDBCluster", "rds:CreateDBInstance",
+                 "rds:DeleteDBInstance", "rds:ModifyDBInstance", "rds:RebootDBInstance", "rds:CreateDBSubnetGroup",
+                 "rds:DeleteDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:CreateDBClusterParameterGroup",
+                 "rds:DeleteDBClusterParameterGroup", "rds:ModifyDBClusterParameterGroup",
+                 "rds:CreateDBParameterGroup", "rds:DeleteDBParameterGroup", "rds:ModifyDBParameterGroup",
+                 "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource", "rds:RemoveTagsFromResource",
+                 "rds:ListTagsForResource"],
+                arn("rds", "*"),
+            ),
+            allow(
+                # CreateKey takes no key ARN: require the environment's tag on the new key.
+                "CreateOwnEnvironmentKeys",
+                ["kms:CreateKey"],
+                "*",
+                {"StringEquals": {"aws:RequestTag/Environment": env.name}},
+            ),
+            allow(
+                "ManageKeys",
+                ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+                 "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:ListResourceTags", "kms:TagResource",
+                 "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:EnableKey",
+                 "kms:DisableKey", "kms:UpdateKeyDescription", "kms:CreateGrant", "kms:Encrypt", "kms:Decrypt",
+                 "kms:GenerateDataKey"],
+                arn("kms", "key/*"),
+            ),
+            allow(
+                "OwnEnvironmentAliases",
+                ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+                [arn("kms", f"alias/{PROJECT_CODE}/{env.name}/*"), arn("kms", "key/*")],
+            ),
+            deny("NeverTouchOtherEnvironmentsKeys", ["kms:*"], "*", env.other_environments_keys()),
+            allow(
+                "OwnEnvironmentLogGroups",
+                ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+                 "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:PutDataProtectionPolicy",
+                 "logs:DeleteDataProtectionPolicy", "logs:GetDataProtectionPolicy", "logs:TagResource",
+                 "logs:UntagResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsForResource",
+                 "logs:ListTagsLogGroup"],
+                [arn("logs", f"log-group:/{PROJECT_CODE}/{env.name}/*"),
+                 arn("logs", f"log-group:/aws/lambda/{env.prefix}-*")],
+            ),
+            allow(
+                "OwnEnvironmentBuckets",
+                ["s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy",
+                 "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetEncryptionConfiguration",
+                 "s3:PutEncryptionConfiguration", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
+                 "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetLifecycleConfiguration",
+                 "s3:PutLifecycleConfiguration", "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls",
+                 "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:GetBucketLogging", "s3:PutBucketLogging",
+                 "s3:GetBucketAcl", "s3:GetObject", "s3:PutObject"],
+                env.buckets(),
+            ),
+            allow(
+                # For `!secret`, the admin password's `{{resolve:ssm-secure}}` and SSM parameters in stacks.
+                "OwnEnvironmentParameters",
+                ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
+                 "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
+                 "ssm:ListTagsForResource"],
+                env.parameters(),
+            ),
+            allow(
+                "OwnEnvironmentSecrets",
+                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                arn("secretsmanager", f"secret:{PROJECT_CODE}/{env.name}/*"),
+            ),
+            allow(
+                "ServiceDnsRecords",
+                ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone",
+                 "route53:ListTagsForResource"],
+                Sub("arn:${AWS::Partition}:route53:::hostedzone/*"),
+            ),
+            allow("DnsChanges", ["route53:GetChange"], Sub("arn:${AWS::Partition}:route53:::change/*")),
+        ],
+    }
+
+
+def diff_statements(env):
+    """Read-only: what `sceptre diff <env>` calls, and nothing that returns a secret."""
+    return [
+        allow(
+            "ReadOwnEnvironmentStacks",
+            ["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+             "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
+             "cloudformation:ListStackResources", "cloudformation:GetTemplate", "cloudformation:GetTemplateSummary",
+             "cloudformation:GetStackPolicy", "cloudformation:ListChangeSets", "cloudformation:DescribeChangeSet"],
+            env.stacks(),
+        ),
+        allow(
+            # Template checks, listings and the resolvers' describe calls take no resource ARN.
+            "ReadTemplatesAndInfrastructure",
+            ["cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary", "cloudformation:ListStacks",
+             "ec2:Describe*", "elasticloadbalancing:Describe*"],
+            "*",
+        ),
+    ]
+
+
+def github_trust(provider_arn, repository, github_environment):
+    """Only jobs of `repository` that run in the GitHub environment `github_environment`."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GitHubWorkflowsOfThisRepositoryInOneEnvironment",
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{github_environment}",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def policy_document(statements):
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def github_provider_arn():
+    # Fixed by IAM: one provider per URL per account, created by the identity stack (or before it).
+    return iam_arn(f"oidc-provider/{GITHUB_OIDC_HOST}")
+
+
+def identity_template(settings):
+    template = common.new_template(f"{PROJECT_CODE} account: ECS service-linked role and GitHub's OIDC provider")
+    if settings.create_ecs_service_linked_role:
+        template.add_resource(
+            iam.ServiceLinkedRole(
+                "EcsServiceLinkedRole",
+                AWSServiceName="ecs.amazonaws.com",
+                Description="Lets ECS manage the platform's Fargate tasks, load balancer targets and ENIs",
+                # Kept on delete: other ECS workloads in the account may rely on it.
+                DeletionPolicy="Retain",
+                UpdateReplacePolicy="Retain",
+            )
+        )
+    if settings.create_oidc_provider:
+        provider = template.add_resource(
+            iam.OIDCProvider(
+                "GitHubOidcProvider",
+                Url=f"https://{GITHUB_OIDC_HOST}",
+                ClientIdList=[STS_AUDIENCE],
+                ThumbprintList=GITHUB_THUMBPRINTS,
+            )
+        )
+        provider_arn = provider.ref()
+    else:
+        provider_arn = github_provider_arn()
+    template.add_output(Output("GitHubOidcProviderArn", Value=provider_arn, Description="GitHub's OIDC identity provider"))
+    return template
+
+
+def environment_template(settings):
+    env = Environment(settings.environment)
+    template = common.new_template(
+        f"{PROJECT_CODE} account: the permissions boundary, deploy role and diff role of {env.name}"
+    )
+    boundary = template.add_resource(
+        iam.ManagedPolicy(
+            "Boundary",
+            ManagedPolicyName=env.boundary_name,
+            Description=f"{PROJECT_CODE} {env.name}: the most any role of the environment may do",
+            PolicyDocument=policy_document(boundary_statements(env)),
+        )
+    )
+    policies = []
+    for part, statements in deploy_policies(env).items():
+        policies.append(
+            template.add_resource(
+                iam.ManagedPolicy(
+                    "Deploy" + "".join(word.capitalize() for word in part.split("-")),
+                    ManagedPolicyName=f"{env.deploy_role_name}-{part}",
+                    Description=f"{PROJECT_CODE} {env.name}: what the pipeline needs to launch the platform ({part})",
+                    PolicyDocument=policy_document(statements),
+                )
+            )
+        )
+    deploy_role = template.add_resource(
+        iam.Role(
+            "DeployRole",
+            RoleName=env.deploy_role_name,
+            Description=f"{PROJECT_CODE} {env.name}: the GitHub environment '{env.name}' deploys with it",
+            AssumeRolePolicyDocument=github_trust(github_provider_arn(), settings.repository, env.name),
+            ManagedPolicyArns=[policy.ref() for policy in policies],
+            # A whole environment's first launch (Aurora included) outlasts one hour.
+            MaxSessionDuration=7200,
+            DependsOn=[boundary.title],
+        )
+    )
+    diff_role = template.add_resource(
+        iam.Role(
+            "DiffRole",
+            RoleName=env.diff_role_name,
+            Description=f"{PROJECT_CODE} {env.name}: read-only, for sceptre diff before a deploy is approved",
+            AssumeRolePolicyDocument=github_trust(github_provider_arn(), settings.repository, f"{env.name}-diff"),
+            Policies=[iam.Policy(PolicyName="diff", PolicyDocument=policy_document(diff_statements(env)))],
+        )
+    )
+    common.output(template, "BoundaryArn", boundary.ref(), f"The permissions boundary of every role in {env.name}")
+    common.output(template, "DeployRoleArn", GetAtt(deploy_role, "Arn"), f"Assumed by the GitHub environment '{env.name}'")
+    common.output(template, "DiffRoleArn", GetAtt(diff_role, "Arn"), f"Assumed by the GitHub environment '{env.name}-diff'")
+    return template
+
+
+def sceptre_handler(sceptre_user_data):
+    if not isinstance(sceptre_user_data, dict):
+        raise AccountConfigError("config/account/: the stack's sceptre_user_data must be a mapping")
+    if "environment" in sceptre_user_data:
+        return common.to_json(environment_template(EnvironmentSettings(sceptre_user_data)))
+    return common.to_json(identity_template(IdentitySettings(sceptre_user_data)))

@@ -261,7 +261,7 @@ def sceptre_handler(sceptre_user_data):
     )
     rotation = template.add_parameter(
         Parameter(
-            "AdminPasswordRotationToken", Type="String", Default="initial",
+            "AdminSecretRotationToken", Type="String", Default="initial",
             Description="Change to generate a new admin password",
         )
     )

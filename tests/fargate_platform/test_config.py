@@ -1,0 +1,164 @@
+"""Bad configuration is refused before anything is generated, naming the file and the key."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fargate_platform import config
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def project(tmp_path):
+    shutil.copytree(PROJECT / "config", tmp_path / "config")
+    return tmp_path
+
+
+def edit(path, change):
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+def env_file(project, env="dev"):
+    return project / "config" / env / "config.yaml"
+
+
+def service_file(project, service="order", env="dev"):
+    return project / "config" / env / "services" / service / "config.yaml"
+
+
+def add_service(project, name, env="dev", **settings):
+    folder = project / "config" / env / "services" / name
+    folder.mkdir()
+    domain = "dev.example.com"
+    body = {"name": name, "image": "nginx:1.27", "port": 8080, "host": f"{name}.{domain}", **settings}
+    (folder / "config.yaml").write_text(yaml.safe_dump({"service": body}))
+    return folder / "config.yaml"
+
+
+def test_the_shipped_environments_are_valid():
+    for env in ("local", "dev", "prod"):
+        environment = config.load_environment(PROJECT, env)
+        assert set(environment.services) == {"order", "inventory"}
+        assert environment.parameter_root == f"/fargate-platform/{env}"
+
+
+def test_defaults_are_filled_in(project):
+    add_service(project, "billing")
+    billing = config.load_environment(project, "dev").services["billing"]
+    assert (billing.cpu, billing.memory, billing.desired_count, billing.alb) == (256, 512, 1, "main")
+    assert (billing.min_count, billing.max_count, billing.health_check_path) == (1, 2, "/health")
+    assert billing.database == "billing"
+
+
+BAD_ENVIRONMENTS = [
+    ("unknown key", lambda d: d["environment"].update(colour="blue"), "environment.colour: unknown key"),
+    ("name differs from folder", lambda d: d["environment"].update(name="prod"), "environment.name: 'prod' does not match"),
+    ("no way out", lambda d: d["environment"]["network"].update(nat_gateways=0, interface_endpoints=False),
+     "environment.network.nat_gateways: private subnets need a way out"),
+    ("bad cidr", lambda d: d["environment"]["network"].update(cidr="10.0.0.0/8"), "environment.network.cidr: invalid value"),
+    ("engine version", lambda d: d["environment"]["database"].update(engine_version="11.9"),
+     "environment.database.engine_version: invalid value"),
+    ("unknown database key", lambda d: d["environment"]["database"].update(size="big"),
+     "environment.database.size: unknown key"),
+    ("string for bool", lambda d: d["environment"].update(deletion_protection="yes"),
+     "environment.deletion_protection: expected bool"),
+    ("retention", lambda d: d["environment"].update(log_retention_days=10),
+     "environment.log_retention_days: invalid value 10"),
+    ("certificate", lambda d: d["environment"].update(certificate_arn="arn:aws:iam::1:cert"),
+     "environment.certificate_arn: invalid value"),
+    ("existing vpc without subnets", lambda d: d["environment"]["network"].update(existing={"vpc_id": "vpc-0123456789abcdef0"}),
+     "environment.network.existing.public_subnet_ids: required key is missing"),
+]
+
+
+@pytest.mark.parametrize("case, change, message", BAD_ENVIRONMENTS, ids=[c[0] for c in BAD_ENVIRONMENTS])
+def test_bad_environment_settings(project, case, change, message):
+    edit(env_file(project), change)
+    with pytest.raises(config.ConfigError) as error:
+        config.load_environment(project, "dev")
+    assert str(error.value).startswith(str(env_file(project)) + ": ")
+    assert message in str(error.value)
+
+
+BAD_SERVICES = [
+    ("uppercase name", lambda s: s.update(name="Order"), "service.name: invalid service name 'Order'"),
+    ("sql in name", lambda s: s.update(name="order;drop"), "service.name: invalid service name"),
+    ("reserved name", lambda s: s.update(name="postgres"), "service.name: invalid service name 'postgres': the name is reserved"),
+    ("fargate size", lambda s: s.update(cpu=256, memory=4096), "service.memory: Fargate does not run cpu 256 with memory 4096"),
+    ("fargate cpu", lambda s: s.update(cpu=300), "service.cpu: invalid value 300"),
+    ("missing image", lambda s: s.pop("image"), "service.image: required key is missing"),
+    ("port as text", lambda s: s.update(port="http"), "service.port: expected int"),
+    ("unknown key", lambda s: s.update(replicas=3), "service.replicas: unknown key"),
+    ("host outside domain", lambda s: s.update(host="order.example.org"), "service.host: 'order.example.org' is not under"),
+    ("secret as plain value", lambda s: s.update(environment={"API_TOKEN": "abc"}), "service.environment.API_TOKEN: looks like a secret"),
+    ("another service's secret", lambda s: s.update(secrets={"KEY": "/fargate-platform/dev/inventory/key"}),
+     "service.secrets.KEY: a service reads only its own SSM parameters"),
+    ("star on star", lambda s: s.update(task_role_statements=[{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]),
+     "service.task_role_statements[0]: a statement may not allow every action"),
+    ("unknown alb", lambda s: s.update(alb="other"), "service.alb: invalid value 'other'"),
+    ("priority out of range", lambda s: s.update(priority=50001), "service.priority: invalid value 50001"),
+    ("scaling bounds", lambda s: s.update(scaling={"min": 5, "max": 2}), "service.scaling.min: 5 is above scaling.max 2"),
+]
+
+
+@pytest.mark.parametrize("case, change, message", BAD_SERVICES, ids=[c[0] for c in BAD_SERVICES])
+def test_bad_service_settings(project, case, change, message):
+    edit(service_file(project), lambda d: change(d["service"]))
+    with pytest.raises(config.ConfigError) as error:
+        config.load_environment(project, "dev")
+    assert str(error.value).startswith(str(service_file(project)) + ": ")
+    assert message in str(error.value)
+
+
+def test_two_services_with_one_host(project):
+    duplicate = add_service(project, "payments", host="order.dev.example.com")
+    with pytest.raises(config.ConfigError, match=r"service.host: 'order.dev.example.com' is already used by .*order"):
+        config.load_environment(project, "dev")
+    assert duplicate.exists()
+
+
+def test_two_services_pinning_one_priority(project):
+    edit(service_file(project), lambda d: d["service"].update(priority=10))
+    add_service(project, "payments", priority=10)
+    with pytest.raises(config.ConfigError) as error:
+        config.load_environment(project, "dev")
+    assert "service.priority: 10 is already pinned by" in str(error.value)
+
+
+def test_the_same_priority_on_two_albs_is_fine(project):
+    edit(env_file(project), lambda d: d["environment"].update(albs=["main", "second"]))
+    edit(service_file(project), lambda d: d["service"].update(priority=10))
+    add_service(project, "payments", priority=10, alb="second")
+    environment = config.load_environment(project, "dev")
+    assert [s.name for s in environment.services_on("second")] == ["payments"]
+
+
+def test_more_than_100_services_on_one_alb(project):
+    for index in range(99):
+        add_service(project, f"svc{index}")
+    with pytest.raises(config.ConfigError, match=r"environment.albs: 101 services on ALB 'main', more than its 100"):
+        config.load_environment(project, "dev")
+
+
+def test_a_service_folder_without_config(project):
+    (project / "config" / "dev" / "services" / "empty").mkdir()
+    with pytest.raises(config.ConfigError, match=r"empty/config.yaml: missing"):
+        config.load_environment(project, "dev")
+
+
+def test_sceptre_prints_the_error_alone_and_fails(project):
+    shutil.copytree(PROJECT / "templates", project / "templates")
+    edit(service_file(project), lambda d: d["service"].update(memory=3000))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("sceptre")), "generate", "dev/network.yaml"],
+        cwd=project, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert f"{service_file(project)}: service.memory: Fargate does not run cpu 256 with memory 3000" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -1,0 +1,34 @@
+"""The local AWS emulator: moto's server plus the project's layer for what moto lacks.
+
+Runs inside .venvs/emulator (moto[server,cloudformation], pinned in
+requirements/emulator.txt), started as
+
+    PYTHONPATH=<repo> .venvs/emulator/bin/python -m fargate_platform.local.emulator \
+        --port 4750 --state-dir .local
+
+and serves moto's own WSGI application on 127.0.0.1 only, after applying the
+patches below (each module's docstring names the moto behaviour it replaces,
+and fargate_platform.local.emulator.patches checks, before patching, that moto
+still has the functions it patches with the signatures it expects):
+
+1. lambda_runner: Lambda functions run without Docker: the function's own zip,
+   unpacked into the state folder, its handler run by the machine's python3 in a
+   subprocess with the function's environment and timeout; logs go to the
+   emulator's CloudWatch Logs.
+2. custom_resources: Lambda-backed custom resources get a ResponseURL that
+   reaches this emulator; Create/Update/Delete run the function and wait for its
+   answer; FAILED fails the resource, and a failed stack operation rolls the
+   stack back (ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE / DELETE_FAILED)
+   with the reason in its events instead of hanging.
+3. rds_cluster: AWS::RDS::DBCluster (aurora-postgresql) is backed by the real
+   local PostgreSQL server (fargate_platform.local.postgres.LocalPostgres, state
+   in <state-dir>/postgres, started when the emulator starts): the master user
+   and password (a `{{resolve:ssm-secure:NAME:VERSION}}` reference, resolved from
+   moto's SSM) are applied to that server, GetAtt Endpoint.Address/Endpoint.Port
+   give its address, DBInstance members of a cluster are no-op resources, and
+   nothing is dropped on delete (DeletionPolicy Snapshot/Retain hold trivially).
+
+The emulator also answers a few requests of its own under /_fargate_platform/
+(server.py): custom-resource responses, health, and the PostgreSQL server.
+Everything else is moto's, unchanged.
+"""

@@ -1,0 +1,297 @@
+"""Patch 1: Lambda functions run without Docker.
+
+moto behaviour replaced: `moto.awslambda.models.LambdaFunction.invoke(body,
+request_headers, response_headers)` runs the function in a Docker container
+(`_invoke_lambda`); without a Docker engine every invocation answers
+"error running docker" (and moto's "simple" backend, which needs no Docker,
+returns canned answers instead of running the code).
+
+What runs instead (LambdaRunner.invoke): the function's own zip (the bytes moto
+keeps from CreateFunction, i.e. from the S3 object it was created from) is
+unpacked once per content hash into <state-dir>/lambda/code/<sha256>/, and its
+handler runs in a subprocess of the machine's Python (the zip is built for the
+running interpreter: target `local`) through lambda_bootstrap.py, with:
+- a clean environment: the function's Environment variables, AWS_REGION,
+  AWS_ENDPOINT_URL = this emulator, dummy credentials, and Lambda's own
+  AWS_LAMBDA_* variables;
+- the function's Timeout enforced: the process group is killed and the answer is
+  Lambda's "Task timed out after N.00 seconds" error;
+- errors shaped like AWS's (FunctionError "Unhandled", payload with errorMessage,
+  errorType, stackTrace);
+- the invocation's output written to the emulator's CloudWatch Logs, group
+  /aws/lambda/<name>, one stream per invocation, with START/END/REPORT lines;
+- boto3 and its dependencies on the path after the zip's own contents, as AWS's
+  Python runtime provides them (symlinks into this virtualenv's site-packages).
+InvocationType Event returns at once (202) and runs the function in a thread;
+DryRun runs nothing.
+"""
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+from fargate_platform.local.emulator import context
+
+BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+# What AWS's Python runtime puts on the path besides the function's zip.
+RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_SESSION_TOKEN": "testing"}
+LOG_TAIL_BYTES = 4096  # what Invoke's LogType=Tail returns, like AWS
+
+
+def header(headers, name):
+    """A request header by case-insensitive name (moto passes werkzeug headers or a dict)."""
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+class InvocationResult:
+    """What one run produced: payload bytes, whether it is an error, and its log text."""
+
+    def __init__(self, request_id, payload, error, log, duration_ms):
+        self.request_id = request_id
+        self.payload = payload
+        self.error = error
+        self.log = log
+        self.duration_ms = duration_ms
+
+    @property
+    def error_message(self):
+        if not self.error:
+            return None
+        try:
+            return json.loads(self.payload).get("errorMessage")
+        except (ValueError, AttributeError):
+            return self.payload.decode("utf-8", "replace")
+
+
+class LambdaRunner:
+    def __init__(self, emulator):
+        self.emulator = emulator
+        self.root = emulator.state_dir / "lambda"
+        self._unpack_lock = threading.Lock()
+
+    # -- the code -----------------------------------------------------------------------
+
+    def python(self):
+        """The machine's Python: the base interpreter of this virtualenv unless overridden."""
+        return (self.emulator.lambda_python or os.environ.get("FARGATE_PLATFORM_LAMBDA_PYTHON")
+                or getattr(sys, "_base_executable", None) or sys.executable)
+
+    def code_dir(self, function):
+        code = getattr(function, "code_bytes", b"") or b""
+        if not code:
+            raise FunctionCodeMissing(
+                f"function {function.function_name} has no code: its zip (or S3 object) was "
+                "empty or missing when the function was created"
+            )
+        digest = hashlib.sha256(code).hexdigest()
+        target = self.root / "code" / digest
+        with self._unpack_lock:
+            if not target.is_dir():
+                staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=self._mkdir("code")))
+                with zipfile.ZipFile(io.BytesIO(code)) as archive:
+                    archive.extractall(staging)
+                os.replace(staging, target)  # atomic: a half-unpacked folder is never used
+        return target
+
+    def runtime_dir(self):
+        target = self.root / "runtime"
+        with self._unpack_lock:
+            if not target.is_dir():
+                staging = Path(tempfile.mkdtemp(prefix=".runtime-", dir=self._mkdir()))
+                site = Path(__import__("boto3").__file__).parent.parent
+                for name in RUNTIME_LIBRARIES:
+                    if (site / name).exists():
+                        os.symlink(site / name, staging / name)
+                os.replace(staging, target)
+        return target
+
+    def _mkdir(self, *parts):
+        path = self.root.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- running ------------------------------------------------------------------------
+
+    def environment(self, function, request_id, work_dir, log_stream):
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "HOME": str(work_dir),
+            "TMPDIR": str(work_dir),
+        }
+        # The function's own variables, then what Lambda sets (Lambda's win, as in AWS).
+        env.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})
+        env.update(DUMMY_CREDENTIALS)
+        env.update({
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "AWS_ENDPOINT_URL": self.emulator.endpoint_url,
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+            "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
+            "LAMBDA_TASK_ROOT": str(self.code_dir(function)),
+            "_HANDLER": function.handler or "",
+            "FARGATE_PLATFORM_FUNCTION_ARN": function.function_arn,
+        })
+        return env
+
+    def run(self, function, event, timeout=None):
+        """Run the function once with `event` (a JSON-able value); returns InvocationResult."""
+        request_id = str(uuid.uuid4())
+        timeout = float(timeout if timeout is not None else function.timeout)
+        started = time.time()
+        log_stream = _log_stream_name(request_id)
+        work_dir = Path(tempfile.mkdtemp(prefix="invoke-", dir=self._mkdir("invocations")))
+        result_file = work_dir / "result.json"
+        output = ""
+        try:
+            try:
+                argv = [self.python(), "-I", "-S", "-u", str(BOOTSTRAP), function.handler or "",
+                        str(result_file), str(self.code_dir(function)), str(self.runtime_dir()),
+                        str((started + timeout) * 1000), request_id]
+                env = self.environment(function, request_id, work_dir, log_stream)
+            except FunctionCodeMissing as exc:
+                payload = _error_payload("Runtime.InvalidEntrypoint", str(exc), request_id)
+                return self._finish(function, request_id, log_stream, started, payload, True, "")
+            process = subprocess.Popen(
+                argv, cwd=env["LAMBDA_TASK_ROOT"], env=env, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            timed_out = False
+            try:
+                raw, _ = process.communicate(json.dumps(event).encode("utf-8"), timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(process)
+                raw, _ = process.communicate()
+            output = raw.decode("utf-8", "replace")
+            if timed_out:
+                message = (f"{_now_iso()} {request_id} Task timed out after {timeout:.2f} seconds")
+                payload = _error_payload("Sandbox.Timedout", message, request_id)
+                output += f"{message}\n"
+                return self._finish(function, request_id, log_stream, started, payload, True, output)
+            try:
+                outcome = json.loads(result_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                message = (f"RequestId: {request_id} Error: Runtime exited with error: "
+                           f"exit status {process.returncode}")
+                payload = _error_payload("Runtime.ExitError", message, request_id)
+                return self._finish(function, request_id, log_stream, started, payload, True, output)
+            if outcome.get("ok"):
+                return self._finish(function, request_id, log_stream, started,
+                                    outcome["payload"].encode("utf-8"), False, output)
+            error = dict(outcome["error"], requestId=request_id)
+            return self._finish(function, request_id, log_stream, started,
+                                json.dumps(error).encode("utf-8"), True, output)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _finish(self, function, request_id, log_stream, started, payload, error, output):
+        duration_ms = (time.time() - started) * 1000
+        log = (f"START RequestId: {request_id} Version: $LATEST\n{output}"
+               f"END RequestId: {request_id}\n"
+               f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+               f"Memory Size: {function.memory_size} MB\n")
+        self._save_logs(function, log_stream, log)
+        return InvocationResult(request_id, payload, error, log, duration_ms)
+
+    @staticmethod
+    def _save_logs(function, log_stream, log):
+        backend = function.logs_backend
+        backend.ensure_log_group(function.logs_group_name)
+        backend.create_log_stream(function.logs_group_name, log_stream)
+        now_ms = int(time.time() * 1000)
+        events = [{"timestamp": now_ms, "message": line} for line in log.splitlines() if line]
+        backend.put_log_events(function.logs_group_name, log_stream, events)
+
+    # -- moto's entry point -----------------------------------------------------------------
+
+    def invoke(self, function, body, request_headers, response_headers):
+        """Replacement of LambdaFunction.invoke: same arguments, same return value."""
+        event = json.loads(body) if body else {}
+        invocation_type = header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(target=self.run, args=(function, event), daemon=True,
+                             name=f"lambda-event-{function.function_name}").start()
+            return b""
+        result = self.run(function, event)
+        if result.error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        tail = result.log.encode("utf-8")[-LOG_TAIL_BYTES:]
+        response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        return result.payload
+
+
+class FunctionCodeMissing(RuntimeError):
+    pass
+
+
+def _error_payload(kind, message, request_id):
+    return json.dumps({"errorMessage": message, "errorType": kind, "requestId": request_id,
+                       "stackTrace": []}).encode("utf-8")
+
+
+def _kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _now_iso():
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
+def _log_stream_name(request_id):
+    return time.strftime("%Y/%m/%d/", time.gmtime()) + "[$LATEST]" + request_id.replace("-", "")
+
+
+_runner = None
+
+
+def runner():
+    global _runner
+    if _runner is None:
+        _runner = LambdaRunner(context.current())
+    return _runner
+
+
+def patched_invoke(self, body, request_headers, response_headers):
+    return runner().invoke(self, body, request_headers, response_headers)
+
+
+def apply():
+    from moto.awslambda.models import LambdaFunction
+
+    LambdaFunction.invoke = patched_invoke

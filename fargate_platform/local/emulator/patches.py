@@ -1,0 +1,115 @@
+"""Applies the layer's patches to moto, after checking that moto still looks as they expect.
+
+Each patch replaces or wraps a moto function whose name and parameters are listed
+in EXPECTED_SIGNATURES. A moto upgrade that renames or reshapes one of them makes
+`check()` report it and the emulator refuse to start, instead of patching
+something else silently (tests/fargate_platform/local/test_emulator_patches.py
+runs the same check, plus tests showing that plain moto still lacks each feature).
+"""
+import inspect
+
+from fargate_platform.local.emulator import custom_resources, lambda_runner, rds_cluster
+
+PINNED_MOTO_VERSION = "5.2.5"
+
+# (module, attribute path, parameter names in order, without self/cls)
+EXPECTED_SIGNATURES = [
+    ("moto.awslambda.models", "LambdaFunction.invoke",
+     ["body", "request_headers", "response_headers"]),
+    ("moto.awslambda.utils", "get_backend", ["account_id", "region"]),
+    ("moto.cloudformation.custom_model", "CustomModel.__init__",
+     ["region_name", "request_id", "logical_id", "resource_name"]),
+    ("moto.cloudformation.custom_model", "CustomModel.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.cloudformation.custom_model", "CustomModel.set_data", ["data"]),
+    ("moto.cloudformation.models", "CloudFormationBackend.create_stack",
+     ["name", "template", "parameters", "notification_arns", "tags", "role_arn",
+      "enable_termination_protection", "timeout_in_mins", "stack_policy_body"]),
+    ("moto.cloudformation.models", "CloudFormationBackend.update_stack",
+     ["name", "template", "role_arn", "parameters", "tags"]),
+    ("moto.cloudformation.models", "CloudFormationBackend.delete_stack", ["name_or_stack_id"]),
+    ("moto.cloudformation.models", "Stack._add_stack_event",
+     ["resource_status", "resource_status_reason", "resource_properties"]),
+    ("moto.cloudformation.models", "Stack._parse_template", []),
+    ("moto.cloudformation.models", "Stack._create_output_map", []),
+    ("moto.cloudformation.models", "Event.__init__",
+     ["stack_id", "stack_name", "logical_resource_id", "physical_resource_id", "resource_type",
+      "resource_status", "resource_status_reason", "resource_properties"]),
+    ("moto.cloudformation.parsing", "parse_and_create_resource",
+     ["logical_id", "resource_json", "resources_map", "account_id", "region_name"]),
+    ("moto.cloudformation.parsing", "parse_and_update_resource",
+     ["logical_id", "resource_json", "resources_map", "account_id", "region_name"]),
+    ("moto.cloudformation.parsing", "ResourceMap.delete", []),
+    ("moto.cloudformation.parsing", "get_model_map", []),
+    ("moto.cloudformation.parsing", "get_name_type_map", []),
+    ("moto.logs.models", "LogsBackend.ensure_log_group", ["log_group_name"]),
+    ("moto.logs.models", "LogsBackend.create_log_stream", ["log_group_name", "log_stream_name"]),
+    ("moto.logs.models", "LogsBackend.put_log_events",
+     ["log_group_name", "log_stream_name", "log_events"]),
+    ("moto.ssm.models", "SimpleSystemManagerBackend.get_parameter", ["name"]),
+    ("moto.ssm.models", "Parameter.decrypt", ["value"]),
+    ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+]
+
+
+def _resolve(module_name, path):
+    import importlib
+
+    target = importlib.import_module(module_name)
+    for part in path.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _parameters(function):
+    names = list(inspect.signature(function).parameters)
+    if names and names[0] in ("self", "cls") and not inspect.ismethod(function):
+        names = names[1:]
+    return names
+
+
+def check():
+    """Problems that make a patch unsafe with the installed moto (empty when all is well)."""
+    import moto
+
+    problems = []
+    if moto.__version__ != PINNED_MOTO_VERSION:
+        problems.append(f"moto {moto.__version__} is installed, the layer was written for "
+                        f"{PINNED_MOTO_VERSION} (requirements/emulator.txt)")
+    for module_name, path, expected in EXPECTED_SIGNATURES:
+        try:
+            found = _parameters(_resolve(module_name, path))
+        except (ImportError, AttributeError) as exc:
+            problems.append(f"{module_name}.{path} is gone ({exc})")
+            continue
+        if found != expected:
+            problems.append(f"{module_name}.{path} takes {found}, the layer expects {expected}")
+    from moto.cloudformation import parsing
+
+    if any(model.__module__.startswith("moto.") for model in parsing.get_model_list()
+           if model.cloudformation_type() == "AWS::RDS::DBCluster"):
+        problems.append("moto now models AWS::RDS::DBCluster: rds_cluster may be unnecessary")
+    return problems
+
+
+class MotoChanged(RuntimeError):
+    pass
+
+
+_applied = False
+
+
+def apply_all():
+    """Check, then patch moto in this process (once)."""
+    global _applied
+    if _applied:
+        return
+    problems = check()
+    if problems:
+        raise MotoChanged("the emulator's patches do not fit the installed moto:\n- "
+                          + "\n- ".join(problems))
+    lambda_runner.apply()
+    custom_resources.apply()
+    rds_cluster.apply()
+    _applied = True

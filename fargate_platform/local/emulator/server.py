@@ -1,0 +1,108 @@
+"""Serves moto's WSGI application on 127.0.0.1, plus the emulator's own few requests.
+
+Requests under /_fargate_platform/ are the emulator's; everything else goes to
+moto's DomainDispatcherApplication unchanged:
+
+    PUT  /_fargate_platform/cfn-response/<RequestId>   a custom resource's answer
+    GET  /_fargate_platform/health                     {"status": "ok", ...}
+    GET  /_fargate_platform/postgres                   the PostgreSQL server's facts
+    POST /_fargate_platform/postgres                   start it if it is not running
+"""
+import json
+import os
+import signal
+import sys
+import threading
+
+from fargate_platform.local.emulator import custom_resources
+
+CONTROL_PREFIX = "/_fargate_platform/"
+LISTEN_HOST = "127.0.0.1"  # never another interface: the emulator has no authentication
+
+
+class EmulatorApp:
+    """WSGI: the emulator's control requests, then moto."""
+
+    def __init__(self, moto_app, emulator):
+        self.moto_app = moto_app
+        self.emulator = emulator
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(CONTROL_PREFIX):
+            return self.moto_app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        status, document = self.control(method, path[len(CONTROL_PREFIX):], environ)
+        body = json.dumps(document).encode("utf-8")
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def control(self, method, route, environ):
+        if route.startswith("cfn-response/") and method in ("PUT", "POST"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            status = custom_resources.record_response(route.split("/", 1)[1], body)
+            return status, {}
+        if route == "health" and method == "GET":
+            import moto
+
+            return 200, {"status": "ok", "pid": os.getpid(), "moto_version": moto.__version__,
+                         "state_dir": str(self.emulator.state_dir),
+                         "endpoint_url": self.emulator.endpoint_url}
+        if route == "postgres" and method in ("GET", "POST"):
+            try:
+                if method == "POST":
+                    self.emulator.database.ensure_running()
+                return 200, self.emulator.database.describe()
+            except Exception as exc:  # noqa: BLE001 - reported to the caller
+                return 500, {"error": f"{type(exc).__name__}: {exc}"}
+        return 404, {"error": f"unknown request {method} {CONTROL_PREFIX}{route}"}
+
+
+def _start_database(emulator):
+    try:
+        emulator.database.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - logged; POST /_fargate_platform/postgres retries
+        print(f"PostgreSQL did not start: {exc}", file=sys.stderr, flush=True)
+
+
+def serve(emulator, start_postgres=True):
+    """Apply the patches, start PostgreSQL (unless lazy), serve until SIGTERM/SIGINT."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    from fargate_platform.local.emulator import patches
+
+    patches.apply_all()
+    if start_postgres:
+        # In the background: requests that need the server wait for it (its lock),
+        # the others are served meanwhile.
+        threading.Thread(target=_start_database, args=(emulator,), daemon=True).start()
+    app = EmulatorApp(DomainDispatcherApplication(create_backend_app), emulator)
+    server = make_server(LISTEN_HOST, emulator.port, app, threaded=True,
+                         request_handler=MotoRequestHandler)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever() to return: not from this (main) thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"fargate-platform emulator ready on {emulator.endpoint_url} "
+          f"(state {emulator.state_dir})", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        emulator.database.stop()
+        print("fargate-platform emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - use `python -m fargate_platform.local.emulator`
+    sys.exit("run: python -m fargate_platform.local.emulator --port P --state-dir D")

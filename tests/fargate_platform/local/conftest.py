@@ -1,0 +1,160 @@
+"""Fixtures for the local emulator's tests: a real emulator process and small Lambda zips."""
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
+REGION = "eu-west-1"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url, process, log_path, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {Path(log_path).read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read() or b"{}")
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def stop_process(process, timeout=30):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def state_folder(prefix):
+    """A folder the `postgres` OS user can traverse (PostgreSQL runs as that user)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(path, 0o711)
+    return path
+
+
+class Emulator:
+    def __init__(self, port, state_dir, process, log_path):
+        self.port = port
+        self.state_dir = state_dir
+        self.process = process
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{port}"
+
+    def client(self, service):
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def control(self, route, method="GET"):
+        request = urllib.request.Request(f"{self.url}/_fargate_platform/{route}", method=method)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def log(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    # -- helpers the tests share (importlib import mode: no importing conftest) --------
+
+    @staticmethod
+    def unique(prefix):
+        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    @staticmethod
+    def build_zip(files):
+        """A Lambda zip from {path: source text}."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, text in files.items():
+                archive.writestr(name, text)
+        return buffer.getvalue()
+
+    @property
+    def code_bucket(self):
+        if not hasattr(self, "_bucket"):
+            self._bucket = self.unique("code")
+            self.client("s3").create_bucket(
+                Bucket=self._bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        return self._bucket
+
+    def upload_zip(self, files):
+        """Uploads a zip to the code bucket; returns its key (as the packaging hook does)."""
+        key = f"{uuid.uuid4().hex}.zip"
+        self.client("s3").put_object(Bucket=self.code_bucket, Key=key, Body=self.build_zip(files))
+        return key
+
+    def role_arn(self):
+        if not hasattr(self, "_role"):
+            trust = {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}
+            self._role = self.client("iam").create_role(
+                RoleName=self.unique("role"), AssumeRolePolicyDocument=json.dumps(trust),
+            )["Role"]["Arn"]
+        return self._role
+
+    def stack(self, name):
+        return self.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+
+    def events(self, name):
+        return self.client("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
+
+    def outputs(self, name):
+        return {o["OutputKey"]: o["OutputValue"] for o in self.stack(name).get("Outputs", [])}
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One emulator (moto + the layer + PostgreSQL) for every test module of this folder."""
+    state_dir = state_folder("fp-emulator-test-")
+    port = free_port()
+    log_path = state_dir / "emulator.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(EMULATOR_PYTHON), "-m", "fargate_platform.local.emulator", "--port", str(port),
+             "--state-dir", str(state_dir)],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Emulator(port, state_dir, process, log_path)
+    try:
+        wait_for(f"{server.url}/_fargate_platform/health", process, log_path)
+        yield server
+    finally:
+        stop_process(process)
+        # The emulator stops its PostgreSQL server on exit: check, and never leave one.
+        pid_file = state_dir / "postgres" / "data" / "postmaster.pid"
+        leftover = pid_file.exists()
+        if leftover:
+            subprocess.run(["runuser", "-u", "postgres", "--", _pg_ctl(), "stop", "-D",
+                            str(state_dir / "postgres" / "data"), "-m", "immediate"],
+                           capture_output=True)
+        subprocess.run(["rm", "-rf", str(state_dir)], check=False)
+        assert not leftover, "the emulator left its PostgreSQL server running"
+
+
+def _pg_ctl():
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return str(candidates[-1]) if candidates else "pg_ctl"

@@ -1,20 +1,21 @@
-"""The account stack: what one AWS account needs once, before any environment is launched
-in it, launched by an administrator with `sceptre launch account`.
+"""The account stacks: what an AWS account needs before any environment is launched in it,
+launched by an administrator with `sceptre launch account` (docs/ci.md).
 
-- the ECS service-linked role (optional: an account that already ran ECS has it);
-- GitHub's OpenID Connect identity provider (optional: one per account, it may exist);
-- per environment hosted by the account (dev, prod, ... from sceptre_user_data):
+- identity (config/account/identity.yaml): the ECS service-linked role and GitHub's OpenID
+  Connect identity provider (each optional: IAM holds one per account, it may exist);
+- one stack per environment the account hosts (config/account/<env>.yaml):
   - `fargate-platform-<env>-boundary`, the permissions boundary every role the platform
     creates in that environment carries: the most its workloads and functions may ever do;
   - a deploy role, assumable only by this repository's workflow jobs that run in the
     GitHub environment `<env>`, with the permissions the platform's stacks need and no
     way to create a role without the boundary (so the pipeline cannot mint an administrator);
   - a read-only diff role for the GitHub environment `<env>-diff`, so a pipeline can print
-    `sceptre diff` before a reviewer approves the deploy (it cannot read secrets or change
-    anything).
+    `sceptre diff` before a reviewer approves the deploy (it reads no secret, changes nothing).
 
-The role names live under `fargate-platform-account-`, outside every environment's
-`fargate-platform-<env>-` prefix that the deploy roles may manage.
+One stack per environment keeps each template under CloudFormation's 51,200-byte body limit
+and lets dev and prod live in different accounts. The roles are named
+`fargate-platform-account-<env>-...`, outside every environment's `fargate-platform-<env>-`
+prefix that the deploy roles may manage.
 """
 import re
 from pathlib import Path

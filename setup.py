@@ -57,6 +57,7 @@ setup(
         "sceptre.hooks": [
             "db_bootstrap = fargate_platform.hooks.db_bootstrap:DbBootstrap",
             "upload_lambda_code = fargate_platform.hooks.upload_lambda_code:UploadLambdaCode",
+            "termination_protection = fargate_platform.hooks.termination_protection:TerminationProtection",
         ],
         "console_scripts": [
             "fargate-platform = fargate_platform.cli:main",

@@ -1,0 +1,31 @@
+"""`!termination_protection` (after_launch): turns on CloudFormation termination
+protection for the stack, so it cannot be deleted until someone turns it off.
+
+Sceptre has no setting for it (its `protect` blocks updates too), hence this hook.
+`!termination_protection false` turns it off again.
+"""
+from sceptre.exceptions import InvalidHookArgumentValueError
+from sceptre.hooks import Hook
+
+
+def protection_wanted(argument):
+    """True for a bare tag (empty argument) or `true`, False for `false`."""
+    # Identity, not equality: 1 == True, and 1 is not a valid argument.
+    if argument is None or argument is True or argument in ("", "true"):
+        return True
+    if argument is False or argument == "false":
+        return False
+    raise InvalidHookArgumentValueError(
+        f"!termination_protection takes no argument, true or false; got {argument!r}"
+    )
+
+
+class TerminationProtection(Hook):
+    def run(self):
+        enabled = protection_wanted(self.argument)
+        self.stack.connection_manager.call(
+            service="cloudformation",
+            command="update_termination_protection",
+            kwargs={"EnableTerminationProtection": enabled, "StackName": self.stack.external_name},
+        )
+        print(f"{self.stack.name}: termination protection {'on' if enabled else 'off'}")

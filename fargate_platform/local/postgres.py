@@ -84,6 +84,9 @@ class LocalPostgres:
 
     Interface: start(), stop(), is_running, host, port, ca_cert_path,
     set_login(username, password, superuser=True), connect_admin(dbname).
+
+    Layout of state_dir: data/ (PGDATA), socket/ (unix socket), tls/ (server key and
+    certificate), ca.crt (the CA to verify against), postgresql.log, port.
     """
 
     def __init__(self, state_dir, port=None, bin_dir=None):
@@ -115,8 +118,9 @@ class LocalPostgres:
 
     @property
     def ca_cert_path(self):
-        """PEM file of the throwaway CA that signed the server certificate."""
-        return str(self._tls_dir / "ca.pem")
+        """PEM file of the throwaway CA that signed the server certificate
+        (`<state_dir>/ca.crt`, the path the local environment's config names)."""
+        return str(self.state_dir / "ca.crt")
 
     @property
     def is_running(self):
@@ -143,7 +147,7 @@ class LocalPostgres:
         self._prepare_state_dir()
         if not (self._data_dir / "PG_VERSION").exists():
             self._initdb()
-        if not (self._tls_dir / "server.key").exists():
+        if not ((self._tls_dir / "server.key").exists() and Path(self.ca_cert_path).exists()):
             self._write_tls()
         last_error = None
         for attempt in range(5):
@@ -405,7 +409,7 @@ class LocalPostgres:
         )
         pem = serialization.Encoding.PEM
         files = {
-            "ca.pem": (ca_cert.public_bytes(pem), 0o644),
+            self.ca_cert_path: (ca_cert.public_bytes(pem), 0o644),
             "server.crt": (server_cert.public_bytes(pem), 0o644),
             "server.key": (
                 server_key.private_bytes(
@@ -415,7 +419,7 @@ class LocalPostgres:
             ),
         }
         for name, (data, mode) in files.items():
-            path = self._tls_dir / name
+            path = self._tls_dir / name  # an absolute name (the CA) replaces the folder
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

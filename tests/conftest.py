@@ -1,0 +1,56 @@
+"""Fixtures shared by the whole suite.
+
+- `local_postgres`: one real PostgreSQL server (fargate_platform.local.postgres) for the
+  whole run, in a temporary folder, stopped and removed at the end. Started on first use
+  only, so test folders that do not need it pay nothing.
+- `aws_credentials` / `mocked_aws`: fake credentials and moto's in-process AWS
+  (`mock_aws`) for one test, with every endpoint/profile variable removed so nothing
+  can reach a real account or another test's emulator.
+"""
+import shutil
+import tempfile
+
+import pytest
+
+AWS_VARIABLES_TO_CLEAR = (
+    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_KMS",
+    "AWS_ENDPOINT_URL_S3",
+)
+
+
+@pytest.fixture(scope="session")
+def local_postgres():
+    from fargate_platform.local.postgres import LocalPostgres
+
+    # Under /tmp (not pytest's 0700 temp root): the server runs as the postgres OS user.
+    state_dir = tempfile.mkdtemp(prefix="fp-test-pg-")
+    server = LocalPostgres(state_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch, tmp_path):
+    for name in AWS_VARIABLES_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    # An empty config file: no profile of the machine's ~/.aws applies.
+    (tmp_path / "aws-config").write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-config"))
+
+
+@pytest.fixture
+def mocked_aws(aws_credentials):
+    from moto import mock_aws
+
+    with mock_aws():
+        yield

@@ -58,6 +58,7 @@ setup(
             "db_bootstrap = fargate_platform.hooks.db_bootstrap:DbBootstrap",
             "upload_lambda_code = fargate_platform.hooks.upload_lambda_code:UploadLambdaCode",
             "termination_protection = fargate_platform.hooks.termination_protection:TerminationProtection",
+            "check_existing_network = fargate_platform.hooks.existing_network:CheckExistingNetwork",
         ],
         "console_scripts": [
             "fargate-platform = fargate_platform.cli:main",

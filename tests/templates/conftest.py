@@ -54,3 +54,14 @@ def templates(rendered_project):
 @pytest.fixture(scope="session")
 def dump_dir(rendered_project):
     return rendered_project[0] / ".dump"
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """A fresh copy of the project's config/ and templates/ for one test to change."""
+    return copy_project(tmp_path)
+
+
+@pytest.fixture
+def render_environment():
+    return render

@@ -35,6 +35,12 @@ What runs instead:
   redoes the whole update), and a delete leaves the stack in DELETE_FAILED.
   Each resource's failure is remembered for the rest of that operation, because
   moto retries failing resources several times within one update or delete.
+- `moto.cloudformation.parsing.ResourceMap.delete` deletes a stack's resources in
+  set order (random between runs), so a custom resource could outlive the function
+  that must answer its Delete. Replaced by delete_in_reverse_creation_order: the
+  same passes and DeletionPolicy Retain handling, newest resource first (moto
+  creates a resource's dependencies before it, so this is dependency order), and
+  a refused delete stops there, keeping what the refusing resource depends on.
 """
 import json
 import threading
@@ -263,6 +269,22 @@ def _report(stack, failure, status, summary):
     return f"{failure.reason}. "
 
 
+def _forget_deleted(stack):
+    """Keep only the resources that still exist, and no outputs.
+
+    moto creates resources lazily when anything (DescribeStacks' outputs,
+    DescribeStackResources) looks them up: without this, reading a rolled-back or
+    half-deleted stack would create its deleted resources again.
+    """
+    from moto.cloudformation.parsing import OutputMap
+
+    resource_map = stack.resource_map
+    resource_map._resource_json_map = {
+        name: definition for name, definition in resource_map._resource_json_map.items()
+        if name in resource_map._parsed_resources}
+    stack.output_map = OutputMap(resource_map, {}, stack.stack_id)
+
+
 def roll_back_create(stack, exc):
     failure = _failure(exc)
     prefix = _report(stack, failure, "CREATE_FAILED", "create")
@@ -271,9 +293,11 @@ def roll_back_create(stack, exc):
     try:
         stack.resource_map.delete()
     except Exception as delete_error:  # noqa: BLE001 - reported in the stack's events
+        _forget_deleted(stack)
         stack.status = "ROLLBACK_FAILED"
         _add_event(stack, "ROLLBACK_FAILED", f"{_failure(delete_error).reason}")
         return
+    _forget_deleted(stack)
     stack.status = "ROLLBACK_COMPLETE"
     _add_event(stack, "ROLLBACK_COMPLETE")
 
@@ -334,11 +358,43 @@ def wrap_delete_stack(original):
                 failure = _failure(exc)
                 prefix = _report(stack, failure, "DELETE_FAILED", "delete")
                 self.stacks[stack.stack_id] = stack  # moto had dropped it before deleting
+                _forget_deleted(stack)
                 stack.status = "DELETE_FAILED"
                 _add_event(stack, "DELETE_FAILED", prefix.strip())
 
     delete_stack.__wrapped__ = original
     return delete_stack
+
+
+def delete_in_reverse_creation_order(self):
+    """ResourceMap.delete with a dependency-safe order (see the module docstring).
+
+    A resource whose function refuses the delete (ResourceFailure) stops the
+    deletion there, so what it depends on (its function, for a start) is kept,
+    as CloudFormation keeps it; moto's own errors are retried in later passes.
+    """
+    created = [name for name in reversed(list(self._parsed_resources))
+               if name in self._resource_json_map]
+    remaining = [name for name in created
+                 if self._resource_json_map[name].get("DeletionPolicy") != "Retain"]
+    last_error = None
+    while remaining:
+        progressed = False
+        for name in list(remaining):
+            resource = self._parsed_resources.get(name)
+            try:
+                if resource is not None and not isinstance(resource, str):
+                    self._delete_resource(resource, self._resource_json_map[name])
+                    self._parsed_resources.pop(name, None)
+            except ResourceFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried in the next pass, like moto
+                last_error = exc
+            else:
+                remaining.remove(name)
+                progressed = True
+        if not progressed:
+            raise last_error
 
 
 def wrap_resource_step(original):
@@ -368,6 +424,7 @@ def apply():
     CloudFormationBackend.create_stack = wrap_create_stack(CloudFormationBackend.create_stack)
     CloudFormationBackend.update_stack = wrap_update_stack(CloudFormationBackend.update_stack)
     CloudFormationBackend.delete_stack = wrap_delete_stack(CloudFormationBackend.delete_stack)
+    parsing.ResourceMap.delete = delete_in_reverse_creation_order
     parsing.parse_and_create_resource = wrap_resource_step(parsing.parse_and_create_resource)
     parsing.parse_and_update_resource = wrap_resource_step(parsing.parse_and_update_resource)
 

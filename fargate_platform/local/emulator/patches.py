@@ -40,6 +40,8 @@ EXPECTED_SIGNATURES = [
     ("moto.cloudformation.parsing", "parse_and_update_resource",
      ["logical_id", "resource_json", "resources_map", "account_id", "region_name"]),
     ("moto.cloudformation.parsing", "ResourceMap.delete", []),
+    ("moto.cloudformation.parsing", "ResourceMap._delete_resource",
+     ["parsed_resource", "resource_json"]),
     ("moto.cloudformation.parsing", "get_model_map", []),
     ("moto.cloudformation.parsing", "get_name_type_map", []),
     ("moto.logs.models", "LogsBackend.ensure_log_group", ["log_group_name"]),

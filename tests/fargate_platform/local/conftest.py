@@ -151,6 +151,9 @@ def emulator():
             subprocess.run(["runuser", "-u", "postgres", "--", _pg_ctl(), "stop", "-D",
                             str(state_dir / "postgres" / "data"), "-m", "immediate"],
                            capture_output=True)
+        keep = os.environ.get("FARGATE_PLATFORM_KEEP_EMULATOR_LOG")
+        if keep:  # for debugging: where to copy the emulator's log before cleaning up
+            Path(keep).write_bytes(Path(log_path).read_bytes())
         subprocess.run(["rm", "-rf", str(state_dir)], check=False)
         assert not leftover, "the emulator left its PostgreSQL server running"
 

@@ -350,7 +350,8 @@ def deploy_policies(env):
             allow(
                 "OwnEnvironmentManagedPolicies",
                 ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
-                 "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:TagPolicy",
+                 "iam:SetDefaultPolicyVersion", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
+                 "iam:TagPolicy",
                  "iam:UntagPolicy"],
                 iam_arn(f"policy/{env.prefix}-*"),
             ),

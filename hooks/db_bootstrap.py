@@ -1,7 +1,216 @@
-"""Placeholder until its issue lands: registered in setup.py, not yet implemented."""
+"""`!db_bootstrap`: run the rds stack's bootstrap function for one service.
+
+    hooks:
+      before_launch:
+        - !db_bootstrap {function: !stack_output dev/rds.yaml::BootstrapFunctionName, service: orders}
+      after_delete:
+        - !db_bootstrap {function: !stack_output dev/rds.yaml::BootstrapFunctionName, service: orders, action: disable}
+
+Arguments: `function` (name or ARN of the bootstrap function), `service` (a valid
+service name) and `action` (`ensure`, the default, or `disable`). Purging is not a
+hook action: it is the explicit `fargate-platform purge` command.
+
+The function is invoked synchronously with the payload `{"service", "action"}` and
+nothing else, exactly once: a client with retries off (total_max_attempts 1) and a
+read timeout of the function's own Timeout (read with GetFunctionConfiguration)
+plus READ_TIMEOUT_MARGIN seconds. botocore's defaults (60 s read timeout, retried)
+would start the function again while the first run still holds its locks; if the
+Timeout cannot be read (no permission), Lambda's maximum (900 s) is assumed.
+
+A FunctionError raises with the function's errorType and errorMessage (the
+function never puts secrets in them); throttling, an unknown function, an
+unreachable Lambda API or no answer in time each raise their own secret-free
+message. On success it logs what was done (role created / already present /
+disabled, the database, the SSM parameter names), never a password.
+"""
+import json
+
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from sceptre.exceptions import (
+    InvalidHookArgumentTypeError,
+    InvalidHookArgumentValueError,
+    SceptreException,
+)
 from sceptre.hooks import Hook
+
+from fargate_platform import names
+
+HOOK_ACTIONS = ("ensure", "disable")
+ARGUMENT_KEYS = {"function", "service", "action"}
+READ_TIMEOUT_MARGIN = 30  # seconds beyond the function's Timeout, for cold start and network
+CONNECT_TIMEOUT = 10
+LAMBDA_MAX_TIMEOUT = 900
+ROLE_WORDS = {
+    "created": "created",
+    "present": "already present",
+    "disabled": "disabled",
+    "enabled": "enabled again",
+    "purged": "purged",
+}
+
+
+class DbBootstrapError(SceptreException):
+    """The bootstrap function could not be run, or it failed."""
+
+
+def parse_argument(argument):
+    """(function, service, action) from the hook's argument, or a Sceptre argument error."""
+    usage = "{function: NAME_OR_ARN, service: NAME[, action: ensure|disable]}"
+    if not isinstance(argument, dict):
+        raise InvalidHookArgumentTypeError(
+            f"A db_bootstrap hook requires a mapping {usage}. You gave `{argument!r}`."
+        )
+    unknown = sorted(set(argument) - ARGUMENT_KEYS)
+    if unknown:
+        raise InvalidHookArgumentTypeError(
+            f"A db_bootstrap hook does not take `{', '.join(unknown)}`; it takes {usage}."
+        )
+    function = argument.get("function")
+    if not isinstance(function, str) or not function.strip():
+        raise InvalidHookArgumentTypeError(
+            f"A db_bootstrap hook requires a `function` key with a non-empty string. You gave `{function!r}`."
+        )
+    service = argument.get("service")
+    try:
+        names.validate_service_name(service)
+    except names.InvalidNameError as error:
+        raise InvalidHookArgumentValueError(f"A db_bootstrap hook `service` key: {error}.") from None
+    action = argument.get("action", "ensure")
+    if action not in HOOK_ACTIONS:
+        raise InvalidHookArgumentValueError(
+            f"A db_bootstrap hook `action` key must be one of {', '.join(HOOK_ACTIONS)}. You gave `{action!r}`."
+        )
+    return function.strip(), service, action
+
+
+def lambda_client(session, read_timeout):
+    """A Lambda client that makes one attempt and waits `read_timeout` seconds for the answer."""
+    config = Config(
+        read_timeout=read_timeout,
+        connect_timeout=CONNECT_TIMEOUT,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return session.client("lambda", config=config)
+
+
+def function_timeout(call, function):
+    """The function's configured Timeout in seconds. `call(command, kwargs)` is a lambda call."""
+    try:
+        return int(call("get_function_configuration", {"FunctionName": function})["Timeout"])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise DbBootstrapError(f"the bootstrap function {function} does not exist") from None
+        if "AccessDenied" in code:
+            return LAMBDA_MAX_TIMEOUT  # cannot read it: wait as long as any function may run
+        raise DbBootstrapError(f"could not read the configuration of {function}: {code}") from None
+    except (EndpointConnectionError, ConnectTimeoutError) as error:
+        raise DbBootstrapError(
+            f"the Lambda API could not be reached to read the configuration of {function}: {error}"
+        ) from None
+
+
+def read_timeout_for(timeout):
+    return timeout + READ_TIMEOUT_MARGIN
+
+
+def invoke(client, function, payload):
+    """Invoke once and return the decoded result, or raise DbBootstrapError (secret-free)."""
+    what = f"the bootstrap function {function} ({payload['action']} service {payload['service']})"
+    try:
+        response = client.invoke(
+            FunctionName=function,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in ("TooManyRequestsException", "ThrottlingException"):
+            raise DbBootstrapError(
+                f"Lambda throttled {what} ({code}); it did not run: launch again later"
+            ) from None
+        if code == "ResourceNotFoundException":
+            raise DbBootstrapError(f"{what}: the function does not exist") from None
+        raise DbBootstrapError(f"Lambda refused to invoke {what}: {code}: {message}") from None
+    except ReadTimeoutError:
+        raise DbBootstrapError(
+            f"no answer from {what} within {client.meta.config.read_timeout} s; it may still be "
+            "running: check its log, then launch again (the bootstrap is idempotent)"
+        ) from None
+    except (EndpointConnectionError, ConnectTimeoutError):
+        raise DbBootstrapError(
+            f"the Lambda API at {client.meta.endpoint_url} could not be reached to run {what}"
+        ) from None
+    except BotoCoreError as error:
+        raise DbBootstrapError(f"could not invoke {what}: {type(error).__name__}: {error}") from None
+
+    body = response["Payload"].read()
+    try:
+        result = json.loads(body) if body else None
+    except ValueError:
+        result = None
+    if response.get("FunctionError"):
+        if isinstance(result, dict):
+            detail = f"{result.get('errorType', 'Error')}: {result.get('errorMessage', '')}"
+        else:
+            detail = "the function returned no error message"
+        raise DbBootstrapError(f"{what} failed: {detail}")
+    if not isinstance(result, dict):
+        raise DbBootstrapError(f"{what} returned no JSON object")
+    return result
+
+
+def safe_result(result):
+    """The result without anything that could be a secret (the function sends none; belt and braces)."""
+    return {
+        key: value
+        for key, value in result.items()
+        if not (("password" in key or "secret" in key) and not key.endswith("_parameter"))
+    }
+
+
+def describe_result(result):
+    """One line saying what the function did, without secrets."""
+    result = safe_result(result)
+    role = result.get("role")
+    text = f"service {result.get('service')}: role {ROLE_WORDS.get(role, role)}"
+    if result.get("database"):
+        text += f", database {result['database']}"
+    if result.get("username_parameter") or result.get("password_parameter"):
+        text += f"; credentials in {result.get('username_parameter')} and {result.get('password_parameter')}"
+    return text
+
+
+def run_function(session, call, function, payload):
+    """Read the function's timeout, then invoke it once with a client that waits long enough."""
+    timeout = function_timeout(call, function)
+    client = lambda_client(session, read_timeout_for(timeout))
+    return invoke(client, function, payload)
 
 
 class DbBootstrap(Hook):
+    """Creates (ensure) or disables (disable) one service's database role through the bootstrap function."""
+
     def run(self):
-        raise NotImplementedError("DbBootstrap is not implemented yet")
+        function, service, action = parse_argument(self.argument)
+        connection_manager = self.stack.connection_manager
+
+        def call(command, kwargs):
+            return connection_manager.call("lambda", command, kwargs)
+
+        try:
+            result = run_function(
+                connection_manager.get_session(), call, function, {"service": service, "action": action}
+            )
+        except DbBootstrapError as error:
+            raise DbBootstrapError(f"{self.stack.name} - db_bootstrap: {error}") from None
+        self.logger.info(f"db_bootstrap {action}: {describe_result(result)}")
+        return result

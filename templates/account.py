@@ -533,6 +533,12 @@ def deploy_policies(env):
                 Sub("arn:${AWS::Partition}:route53:::hostedzone/*"),
             ),
             allow("DnsChanges", ["route53:GetChange"], Sub("arn:${AWS::Partition}:route53:::change/*")),
+            allow(
+                # An interface VPC endpoint with private DNS associates the VPC with a zone AWS manages.
+                "EndpointPrivateDns",
+                ["route53:AssociateVPCWithHostedZone"],
+                [Sub("arn:${AWS::Partition}:route53:::hostedzone/*"), arn("ec2", "vpc/*")],
+            ),
         ],
     }
 

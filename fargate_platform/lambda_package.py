@@ -169,12 +169,12 @@ def read_source(spec):
     return LambdaSource(
         spec=spec,
         files=tuple(sorted((name, path.read_bytes()) for name, path in files.items())),
-        requirements=_read_requirements(function_folder / "requirements.txt"),
+        requirements=read_requirements(function_folder / "requirements.txt"),
         ca_bundle=ca_bytes,
     )
 
 
-def _read_requirements(path):
+def read_requirements(path):
     if not path.exists():
         return ()
     pinned = []

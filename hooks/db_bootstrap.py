@@ -24,6 +24,7 @@ message. On success it logs what was done (role created / already present /
 disabled, the database, the SSM parameter names), never a password.
 """
 import json
+import threading
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -33,6 +34,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+from sceptre.connection_manager import ConnectionManager
 from sceptre.exceptions import (
     InvalidHookArgumentTypeError,
     InvalidHookArgumentValueError,
@@ -47,13 +49,22 @@ ARGUMENT_KEYS = {"function", "service", "action"}
 READ_TIMEOUT_MARGIN = 30  # seconds beyond the function's Timeout, for cold start and network
 CONNECT_TIMEOUT = 10
 LAMBDA_MAX_TIMEOUT = 900
-ROLE_WORDS = {
+STATUS_WORDS = {  # the function's statuses, as the operator reads them
     "created": "created",
     "present": "already present",
-    "disabled": "disabled",
-    "enabled": "enabled again",
+    "restored": "restored (LOGIN again)",
+    "disabled": "disabled (NOLOGIN, data kept)",
+    "kept": "kept",
+    "absent": "absent",
     "purged": "purged",
+    "deleted": "deleted",
 }
+
+
+# boto3 sessions are not safe to create clients from concurrently, and Sceptre runs the
+# hooks of a launch batch on a thread pool: take the lock Sceptre itself holds while it
+# creates clients from these same sessions (a private attribute of the pinned 4.7).
+_client_lock = getattr(ConnectionManager, "_client_lock", None) or threading.Lock()
 
 
 class DbBootstrapError(SceptreException):
@@ -97,7 +108,8 @@ def lambda_client(session, read_timeout):
         connect_timeout=CONNECT_TIMEOUT,
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
-    return session.client("lambda", config=config)
+    with _client_lock:
+        return session.client("lambda", config=config)
 
 
 def function_timeout(call, function):
@@ -178,14 +190,29 @@ def safe_result(result):
 
 
 def describe_result(result):
-    """One line saying what the function did, without secrets."""
+    """One line saying what the function did, without secrets.
+
+    The function answers statuses: `role`, `database` and `parameters` (created, present,
+    restored, disabled, kept, absent, purged, deleted) beside `role_name`, `database_name`
+    and the two SSM parameter names.
+    """
     result = safe_result(result)
-    role = result.get("role")
-    text = f"service {result.get('service')}: role {ROLE_WORDS.get(role, role)}"
-    if result.get("database"):
-        text += f", database {result['database']}"
+    service = result.get("service")
+
+    def word(status):
+        return STATUS_WORDS.get(status, status)
+
+    parts = []
+    if "role" in result:
+        parts.append(f"role {result.get('role_name', '')} {word(result['role'])}".replace("  ", " "))
+    if "database" in result:
+        parts.append(f"database {result.get('database_name', '')} {word(result['database'])}".replace("  ", " "))
+    text = f"service {service}: " + ", ".join(parts)
     if result.get("username_parameter") or result.get("password_parameter"):
-        text += f"; credentials in {result.get('username_parameter')} and {result.get('password_parameter')}"
+        credentials = f"credentials {result.get('username_parameter')} and {result.get('password_parameter')}"
+        if "parameters" in result:
+            credentials += f" {word(result['parameters'])}"
+        text += f"; {credentials}"
     return text
 
 

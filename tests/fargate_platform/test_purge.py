@@ -76,7 +76,7 @@ def test_confirm_flag_purges_through_the_rds_stacks_function(env, capsys):
     assert json.loads(invocation["body"]) == {"service": "orders", "action": "purge", "confirm": "orders"}
     out, err = capsys.readouterr()
     assert json.loads(out) == harness.default_result({"service": "orders", "action": "purge"})
-    assert "purged in fp-test-test-rds: service orders: role purged, database orders" in err
+    assert "purged in fp-test-test-rds: service orders: role orders purged, database orders purged" in err
 
 
 def test_typed_confirmation(env, monkeypatch, capsys):

@@ -113,8 +113,8 @@ def test_invokes_once_with_only_service_and_action_and_a_long_read_timeout(lambd
     assert client.meta.config.retries["total_max_attempts"] == 1
     assert result["role"] == "created"
     assert (
-        f"{STACK} - db_bootstrap ensure: service orders: role created, database orders; credentials in "
-        "/fp-test/test/orders/db/username and /fp-test/test/orders/db/password"
+        f"{STACK} - db_bootstrap ensure: service orders: role orders created, database orders created; "
+        "credentials /fp-test/test/orders/db/username and /fp-test/test/orders/db/password created"
     ) in caplog.messages
 
 
@@ -124,13 +124,13 @@ def test_disable_and_already_present_are_reported(lambda_api, caplog):
     assert json.loads(lambda_api.invocations()[0]["body"]) == {"service": "orders", "action": "disable"}
 
     def present(payload):
-        body = dict(harness.default_result(payload), role="present")
+        body = dict(harness.default_result(payload), role="present", database="present", parameters="present")
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     lambda_api.respond = present
     make_hook({"function": FUNCTION, "service": "orders"}).run()
-    assert any("role disabled" in message for message in caplog.messages)
-    assert any("service orders: role already present" in message for message in caplog.messages)
+    assert any("service orders: role orders disabled (NOLOGIN, data kept), database orders kept" in m for m in caplog.messages)
+    assert any("service orders: role orders already present, database orders already present" in m for m in caplog.messages)
 
 
 def test_a_server_error_is_not_retried(lambda_api):
@@ -220,7 +220,7 @@ def test_nothing_secret_is_reported_even_if_the_function_misbehaves(lambda_api, 
     caplog.set_level(logging.DEBUG)
     make_hook({"function": FUNCTION, "service": "orders"}).run()
     text = "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("botocore"))
-    assert "role created" in text
+    assert "role orders created" in text
     assert "Leaked-Pa55" not in text and "Also-Leaked" not in text
     assert db_bootstrap.safe_result({"password": "x", "password_parameter": "/p", "role": "created"}) == {
         "password_parameter": "/p", "role": "created"}
@@ -269,7 +269,7 @@ def test_cli_launch_runs_ensure_first_and_delete_runs_disable(moto_server, tmp_p
         assert launched.returncode == 0, launched.stderr
         assert [json.loads(r["body"]) for r in api.invocations()] == [{"service": "orders", "action": "ensure"}]
         assert api.invocations()[0]["path"] == f"/2015-03-31/functions/{FUNCTION}/invocations"  # via !stack_output
-        assert "db_bootstrap ensure: service orders: role created" in launched.stdout + launched.stderr
+        assert "db_bootstrap ensure: service orders: role orders created" in launched.stdout + launched.stderr
         assert cloudformation.describe_stacks(StackName="fp-test-test-services-orders-service")["Stacks"]
 
         deleted = harness.run_sceptre(["delete", "-y", "test/services/orders/service.yaml"], env)
@@ -278,6 +278,6 @@ def test_cli_launch_runs_ensure_first_and_delete_runs_disable(moto_server, tmp_p
             {"service": "orders", "action": "ensure"},
             {"service": "orders", "action": "disable"},
         ]
-        assert "db_bootstrap disable: service orders: role disabled" in deleted.stdout + deleted.stderr
+        assert "db_bootstrap disable: service orders: role orders disabled" in deleted.stdout + deleted.stderr
     finally:
         api.stop()

@@ -82,14 +82,22 @@ class MotoServer:
 
 
 def default_result(payload):
-    """What the bootstrap function answers (contract 3 of the project), without any password."""
+    """What the bootstrap function answers (the project's contract 3), never a password."""
     service, action = payload["service"], payload["action"]
-    role = {"ensure": "created", "disable": "disabled", "purge": "purged"}[action]
+    role, database, parameters = {
+        "ensure": ("created", "created", "created"),
+        "disable": ("disabled", "kept", "kept"),
+        "purge": ("purged", "purged", "deleted"),
+    }[action]
+    name = service.replace("-", "_")
     return {
         "service": service,
         "action": action,
         "role": role,
-        "database": service.replace("-", "_"),
+        "database": database,
+        "parameters": parameters,
+        "role_name": name,
+        "database_name": name,
         "username_parameter": f"/fp-test/test/{service}/db/username",
         "password_parameter": f"/fp-test/test/{service}/db/password",
     }

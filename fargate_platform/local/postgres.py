@@ -29,7 +29,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 SERVER_OS_USER = "postgres"  # used only when running as root
@@ -234,6 +233,7 @@ class LocalPostgres:
         return str(self._bin_dir / name)
 
     def _run_as_server_user(self, argv, check=True):
+        program = Path(argv[0]).name
         if self._as_root:
             argv = ["runuser", "-u", SERVER_OS_USER, "--"] + argv
         result = subprocess.run(
@@ -242,7 +242,7 @@ class LocalPostgres:
         )
         if check and result.returncode != 0:
             raise LocalPostgresError(
-                f"{Path(argv[-1] if self._as_root else argv[0]).name} failed "
+                f"{program} failed "
                 f"({' '.join(argv)}): {result.stderr.strip() or result.stdout.strip()}"
             )
         return result

@@ -349,6 +349,7 @@ class Bootstrapper:
         limit = sql.Literal(self.settings.connection_limit)
         with conn.cursor() as cur:
             row = self._service_role(cur, role)
+            created = False
             if row is None:
                 try:
                     cur.execute(
@@ -356,18 +357,20 @@ class Bootstrapper:
                             identifier, limit, verifier
                         )
                     )
+                    created = True
                     statuses.setdefault("role", "created")
                 except pg_errors.DuplicateObject:
                     statuses.setdefault("role", "present")  # created concurrently
             else:
                 statuses.setdefault("role", "present" if row["can_login"] else "restored")
-            # Every run: restores LOGIN after a disable, applies the configured limit and
-            # the stored password (the SSM parameter is the source of truth).
-            cur.execute(
-                sql.SQL("ALTER ROLE {} WITH LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
-                    identifier, limit, verifier
+            if not created:
+                # Restores LOGIN after a disable, applies the configured limit and the
+                # stored password (the SSM parameter is the source of truth).
+                cur.execute(
+                    sql.SQL("ALTER ROLE {} WITH LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
+                        identifier, limit, verifier
+                    )
                 )
-            )
             # RDS's admin is no superuser: it must be a member of the role to create a
             # database owned by it and to manage the role's schema and sessions.
             cur.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(identifier))

@@ -1,6 +1,5 @@
 """!lambda_code_key: the content-hash key, on a real Sceptre Stack and through the real
 `sceptre generate` (no AWS, no network)."""
-import json
 import subprocess
 import sys
 import textwrap

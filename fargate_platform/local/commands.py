@@ -85,7 +85,8 @@ class AwsProfileFile:
 
     def _write(self, lines):
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.path.write_text("\n".join(lines).rstrip("\n") + "\n")
+        text = "\n".join(lines).strip("\n")
+        self.path.write_text(text + "\n" if text else "")
         os.chmod(self.path, 0o600)
 
 
@@ -283,6 +284,8 @@ def _port_free(port):
     import socket
 
     with socket.socket() as probe:
+        # As the server will: connections of a previous run in TIME_WAIT do not block it.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -27,6 +27,8 @@ still has the functions it patches with the signatures it expects):
    moto's SSM) are applied to that server, GetAtt Endpoint.Address/Endpoint.Port
    give its address, DBInstance members of a cluster are no-op resources, and
    nothing is dropped on delete (DeletionPolicy Snapshot/Retain hold trivially).
+4. cloudformation_fixes: two moto CloudFormation differences from AWS that the
+   platform's launches hit (KMS Key Tags; "No updates are to be performed").
 
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py): custom-resource responses, health, and the PostgreSQL server.

@@ -8,7 +8,12 @@ runs the same check, plus tests showing that plain moto still lacks each feature
 """
 import inspect
 
-from fargate_platform.local.emulator import custom_resources, lambda_runner, rds_cluster
+from fargate_platform.local.emulator import (
+    custom_resources,
+    lambda_runner,
+    rds_cluster,
+    cloudformation_fixes,
+)
 
 PINNED_MOTO_VERSION = "5.2.5"
 
@@ -50,6 +55,10 @@ EXPECTED_SIGNATURES = [
      ["log_group_name", "log_stream_name", "log_events"]),
     ("moto.ssm.models", "SimpleSystemManagerBackend.get_parameter", ["name"]),
     ("moto.ssm.models", "Parameter.decrypt", ["value"]),
+    ("moto.cloudformation.responses", "CloudFormationResponse._validate_different_update",
+     ["incoming_params", "stack_body", "old_stack"]),
+    ("moto.kms.models", "Key.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
     ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
 ]
@@ -114,4 +123,5 @@ def apply_all():
     lambda_runner.apply()
     custom_resources.apply()
     rds_cluster.apply()
+    cloudformation_fixes.apply()
     _applied = True

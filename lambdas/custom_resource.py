@@ -21,6 +21,7 @@ is about 300 lines of standard library that we can test on every path:
 
 Standard library only: the zip carries no dependency for it.
 """
+import contextlib
 import datetime
 import json
 import logging
@@ -52,14 +53,22 @@ def is_secret_key(key):
     return not key.lower().endswith(("parameter", "parametername", "_name"))
 
 
+@contextlib.contextmanager
 def quiet_libraries():
-    """Keep the AWS SDK's DEBUG lines (they include request parameters such as a
-    put_parameter Value) out of the log, whatever level the root logger is set to."""
-    for name in ("boto3", "botocore", "urllib3", "s3transfer"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-quiet_libraries()
+    """While a handler runs, keep the AWS SDK's DEBUG lines (they include request
+    parameters such as a put_parameter Value) out of the log, whatever level the root
+    logger is set to. The levels are restored after, so a process that imports this
+    (a test run, the local emulator) keeps its own logging."""
+    loggers = [logging.getLogger(name) for name in ("boto3", "botocore", "urllib3", "s3transfer")]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, previous):
+            logger.setLevel(level)
 
 
 # -- structured log --------------------------------------------------------------------
@@ -369,7 +378,8 @@ class CustomResource:
         guard.daemon = True
         guard.start()
         try:
-            self._dispatch(request, responder)
+            with quiet_libraries():
+                self._dispatch(request, responder)
         finally:
             guard.cancel()
         return {"Status": responder.sent_status, "RequestId": request.request_id}

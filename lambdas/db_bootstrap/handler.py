@@ -7,7 +7,7 @@ Errors are raised, so the caller sees a Lambda FunctionError with the message.
 import os
 import time
 
-from fargate_platform.lambdas.custom_resource import StructuredLog, aws_client
+from fargate_platform.lambdas.custom_resource import StructuredLog, aws_client, quiet_libraries
 from fargate_platform.lambdas.db_bootstrap.bootstrap import (
     Bootstrapper,
     BootstrapError,
@@ -23,6 +23,11 @@ DEFAULT_BUDGET_SECONDS = 55.0  # without a Lambda context (direct calls)
 
 
 def handler(event, context):
+    with quiet_libraries():
+        return _handle(event, context)
+
+
+def _handle(event, context):
     started = time.monotonic()
     log = StructuredLog(function="db-bootstrap", invocation=getattr(context, "aws_request_id", None))
     try:

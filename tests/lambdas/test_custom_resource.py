@@ -229,3 +229,25 @@ def test_structured_log_masks_registered_values_and_secret_keys():
 def test_invalid_properties_is_a_value_error():
     with pytest.raises(InvalidProperties):
         check_properties("not a mapping", required={})
+
+
+def test_sdk_debug_logging_is_off_during_a_request_and_restored_after(response_server, cfn_event, lambda_context):
+    import logging
+
+    seen = {}
+
+    class Observer(Probe):
+        def create(self, properties, request):
+            seen["level"] = logging.getLogger("botocore").getEffectiveLevel()
+            return super().create(properties, request)
+
+    botocore_logger = logging.getLogger("botocore")
+    before = botocore_logger.level
+    root_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        Observer().handle(cfn_event("Create", {"Name": "alpha"}), lambda_context(10))
+    finally:
+        logging.getLogger().setLevel(root_level)
+    assert seen["level"] == logging.WARNING
+    assert botocore_logger.level == before

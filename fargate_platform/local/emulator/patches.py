@@ -59,6 +59,10 @@ EXPECTED_SIGNATURES = [
      ["incoming_params", "stack_body", "old_stack"]),
     ("moto.kms.models", "Key.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.elbv2.models", "ELBv2Backend.delete_rule", ["arn"]),
+    ("moto.elbv2.models", "ELBv2Backend.delete_target_group", ["target_group_arn"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.delete_service",
+     ["cluster_name", "service_name", "force"]),
     ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
 ]
@@ -96,6 +100,13 @@ def check():
             continue
         if found != expected:
             problems.append(f"{module_name}.{path} takes {found}, the layer expects {expected}")
+    import importlib
+
+    for module_name, class_name, _ in cloudformation_fixes.MISSING_DELETES:
+        if "delete" in vars(getattr(importlib.import_module(module_name), class_name)) \
+                and not _applied:
+            problems.append(f"{module_name}.{class_name} now has delete(): "
+                            "cloudformation_fixes may not need to add one")
     from moto.cloudformation import parsing
 
     if any(model.__module__.startswith("moto.") for model in parsing.get_model_list()

@@ -55,3 +55,66 @@ def test_previous_values_count_as_unchanged_and_a_new_value_updates(emulator):
                {"ParameterKey": "Size", "UsePreviousValue": True}]
     cfn.update_stack(StackName=name, TemplateBody=LIST_TEMPLATE, Parameters=changed)
     assert emulator.stack(name)["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def shared_template(name):
+    """What the cluster stack holds: network, load balancer, listener, ECS cluster."""
+    return json.dumps({"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.1.0.0/16"}},
+        "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.1.1.0/24", "AvailabilityZone": "eu-west-1a"}},
+        "SubnetB": {"Type": "AWS::EC2::Subnet", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.1.2.0/24", "AvailabilityZone": "eu-west-1b"}},
+        "Alb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "Subnets": [{"Ref": "SubnetA"}, {"Ref": "SubnetB"}]}},
+        "Listener": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
+            "LoadBalancerArn": {"Ref": "Alb"}, "Port": 80, "Protocol": "HTTP",
+            "DefaultActions": [{"Type": "fixed-response", "FixedResponseConfig": {
+                "StatusCode": "404"}}]}},
+        "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": name}},
+    }, "Outputs": {"Listener": {"Value": {"Ref": "Listener"}}, "Vpc": {"Value": {"Ref": "Vpc"}}}})
+
+
+def service_template(name):
+    """What a service stack holds that moto never deleted: rule, target group, ECS service."""
+    return json.dumps({
+        "Parameters": {"Listener": {"Type": "String"}, "Vpc": {"Type": "String"}},
+        "Resources": {
+            "TargetGroup": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+                "Port": 80, "Protocol": "HTTP", "VpcId": {"Ref": "Vpc"}, "TargetType": "ip"}},
+            "Rule": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
+                "ListenerArn": {"Ref": "Listener"}, "Priority": 10,
+                "Conditions": [{"Field": "host-header", "Values": [f"{name}.test"]}],
+                "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "TargetGroup"}}]}},
+            "TaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "Family": name,
+                "ContainerDefinitions": [{"Name": "app", "Image": "nginx", "Memory": 512}]}},
+            "Service": {"Type": "AWS::ECS::Service", "Properties": {
+                "Cluster": name, "ServiceName": name, "DesiredCount": 1,
+                "TaskDefinition": {"Ref": "TaskDefinition"}}},
+        }})
+
+
+def test_deleting_a_stack_deletes_its_listener_rule_target_group_and_ecs_service(emulator):
+    cfn = emulator.client("cloudformation")
+    name = emulator.unique("svc")
+    cfn.create_stack(StackName=f"{name}-shared", TemplateBody=shared_template(name))
+    shared = emulator.outputs(f"{name}-shared")
+    parameters = [{"ParameterKey": key, "ParameterValue": shared[key]}
+                  for key in ("Listener", "Vpc")]
+    for attempt in ("first", "again"):  # launched, deleted, launched again
+        cfn.create_stack(StackName=name, TemplateBody=service_template(name),
+                         Parameters=parameters)
+        assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE", [
+            e.get("ResourceStatusReason") for e in emulator.events(name)]
+        elb, ecs = emulator.client("elbv2"), emulator.client("ecs")
+        rules = [r for r in elb.describe_rules(ListenerArn=shared["Listener"])["Rules"]
+                 if not r["IsDefault"]]
+        assert len(rules) == 1, attempt
+        target_groups = elb.describe_target_groups()["TargetGroups"]
+        cfn.delete_stack(StackName=name)
+        assert [r for r in elb.describe_rules(ListenerArn=shared["Listener"])["Rules"]
+                if not r["IsDefault"]] == []
+        assert len(elb.describe_target_groups()["TargetGroups"]) == len(target_groups) - 1
+        services = ecs.describe_services(cluster=name, services=[name])["services"]
+        assert all(s["status"] != "ACTIVE" for s in services)

@@ -229,3 +229,13 @@ def test_plain_moto_updates_unchanged_stacks_instead_of_refusing(plain_moto):
         cfn.update_stack(StackName=name, TemplateBody=template, Parameters=parameters)
         assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == \
             "UPDATE_COMPLETE"
+
+
+def test_plain_moto_leaves_listener_rules_target_groups_and_ecs_services_behind():
+    leftovers = run_in_emulator_venv(
+        "import json\n"
+        "from moto.ecs.models import Service\n"
+        "from moto.elbv2.models import FakeListenerRule, FakeTargetGroup\n"
+        "print(json.dumps([c.__name__ for c in (FakeListenerRule, FakeTargetGroup, Service)\n"
+        "                  if 'delete' not in vars(c)]))")
+    assert leftovers == ["FakeListenerRule", "FakeTargetGroup", "Service"]

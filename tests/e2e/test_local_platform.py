@@ -1,0 +1,401 @@
+"""End to end: the local platform, launched by the real commands against the local emulator.
+
+One scenario in order (each test builds on the previous ones), on a copy of the
+project's config/ and templates/ in a temporary folder, with its own emulator port
+and its own AWS config files, so that a developer's own local platform is not
+touched:
+
+  admin-secret fault -> launch -> isolation -> relaunch changes nothing
+  -> add a service -> delete keeps data / relaunch restores -> purge
+  -> bootstrap timeout fault -> PostgreSQL stopped fault -> bad service config
+  -> no secret in any output or log -> down
+
+Every command runs as a subprocess: `fargate-platform local ...`, the `sceptre`
+CLI and `fargate-platform purge`, exactly as a user types them.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import psycopg2
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ROOT = "/fargate-platform/local"
+SERVICES = ("order", "inventory")
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Run:
+    def __init__(self, argv, returncode, output, seconds):
+        self.argv, self.returncode, self.output, self.seconds = argv, returncode, output, seconds
+
+    def __repr__(self):
+        return f"{' '.join(self.argv)} -> {self.returncode} in {self.seconds:.1f} s\n{self.output[-4000:]}"
+
+
+class LocalProject:
+    """A copy of the project with its own emulator port, AWS files and .local/ state."""
+
+    def __init__(self, folder):
+        self.dir = Path(folder)
+        shutil.copytree(REPO / "config", self.dir / "config")
+        shutil.copytree(REPO / "templates", self.dir / "templates",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.aws_config = self.dir / "aws-config"
+        self.aws_credentials = self.dir / "aws-credentials"
+        self.runs = []
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("AWS_") and k != "FARGATE_PLATFORM_EMULATOR_PORT"}
+        self.env.update({"AWS_CONFIG_FILE": str(self.aws_config),
+                         "AWS_SHARED_CREDENTIALS_FILE": str(self.aws_credentials),
+                         "FARGATE_PLATFORM_EMULATOR_PORT": str(self.port)})
+
+    def run(self, *argv, timeout=300):
+        started = time.time()
+        result = subprocess.run([str(a) for a in argv], cwd=self.dir, env=self.env,
+                                capture_output=True, text=True, timeout=timeout)
+        run = Run([str(a) for a in argv], result.returncode, result.stdout + result.stderr,
+                  time.time() - started)
+        self.runs.append(run)
+        return run
+
+    def local(self, *args):
+        return self.run(BIN / "fargate-platform", "local", *args)
+
+    def sceptre(self, *args):
+        return self.run(BIN / "sceptre", *args)
+
+    def client(self, service):
+        return boto3.client(service, endpoint_url=self.url, region_name="eu-west-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    # what the platform holds
+
+    def parameter(self, name):
+        return self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+
+    def credentials(self, service):
+        return (self.parameter(f"{ROOT}/{service}/db/username")["Value"],
+                self.parameter(f"{ROOT}/{service}/db/password")["Value"])
+
+    def postgres(self):
+        from fargate_platform.local.postgres import LocalPostgres
+
+        return LocalPostgres(self.dir / ".local" / "postgres")
+
+    def connect(self, user, password, dbname):
+        server = self.postgres()
+        return psycopg2.connect(host="127.0.0.1", port=server.port, user=user, password=password,
+                                dbname=dbname, sslmode="verify-full",
+                                sslrootcert=server.ca_cert_path, connect_timeout=10)
+
+    def admin_query(self, sql, dbname="postgres"):
+        connection = self.postgres().connect_admin(dbname)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall() if cursor.description else None
+        finally:
+            connection.close()
+
+    def stacks(self):
+        cfn = self.client("cloudformation")
+        return {s["StackName"]: s for page in cfn.get_paginator("describe_stacks").paginate()
+                for s in page["Stacks"]}
+
+    def rule_priorities(self):
+        elb = self.client("elbv2")
+        priorities = {}
+        for balancer in elb.describe_load_balancers()["LoadBalancers"]:
+            for listener in elb.describe_listeners(
+                    LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]:
+                for rule in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+                    for condition in rule.get("Conditions", []):
+                        hosts = (condition.get("HostHeaderConfig", {}).get("Values")
+                                 or condition.get("Values") or [])
+                        for host in hosts:
+                            priorities[host] = rule["Priority"]
+        return priorities
+
+    def function_config(self, name):
+        return self.client("lambda").get_function_configuration(FunctionName=name)
+
+
+def assert_ok(run):
+    assert run.returncode == 0, run
+
+
+def login_error(project, user, password, dbname):
+    try:
+        project.connect(user, password, dbname).close()
+    except psycopg2.OperationalError as error:
+        return str(error)
+    return None
+
+
+@pytest.fixture(scope="module")
+def project():
+    folder = tempfile.mkdtemp(prefix="fp-e2e-", dir="/tmp")
+    os.chmod(folder, 0o755)  # PostgreSQL runs as the postgres OS user: it must enter .local/
+    project = LocalProject(folder)
+    try:
+        yield project
+    finally:
+        project.local("down")
+        record = project.dir / ".local" / "emulator.json"
+        leftover = record.exists()
+        if leftover:  # `down` failed: stop the emulator by its recorded pid, never by name
+            pid = json.loads(record.read_text())["pid"]
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(folder, ignore_errors=True)
+        assert not leftover, "`fargate-platform local down` left the emulator's state behind"
+
+
+def test_an_admin_secret_fault_fails_the_rds_stack_then_the_launch_succeeds(project):
+    assert_ok(project.local("up", "--no-launch"))
+    assert_ok(project.sceptre("launch", "local/support", "-y"))
+    function = "fargate-platform-local-admin-secret"
+    original = project.function_config(function).get("Environment", {}).get("Variables", {})
+    # The fault: the function refuses every parameter name (outside its allowed root).
+    project.client("lambda").update_function_configuration(
+        FunctionName=function, Environment={"Variables": dict(original, PARAMETER_ROOT="/elsewhere")})
+    failed = project.sceptre("launch", "local/rds.yaml", "-y")
+    assert failed.returncode != 0
+    assert failed.seconds < 60
+    assert "is outside /elsewhere/" in failed.output  # the function's own message
+    assert project.stacks()["fargate-platform-local-rds"]["StackStatus"] == "ROLLBACK_COMPLETE"
+    project.client("lambda").update_function_configuration(
+        FunctionName=function, Environment={"Variables": original})
+    up = project.local("up")
+    assert_ok(up)
+    statuses = {name: s["StackStatus"] for name, s in project.stacks().items()}
+    assert all(status.endswith("_COMPLETE") and "ROLLBACK" not in status
+               for status in statuses.values()), statuses
+    for service in SERVICES:
+        assert f"{service}.local.fargate-platform.test" in up.output
+        assert f"{ROOT}/{service}/db/password" in up.output
+        assert f'psql "host=127.0.0.1 port={project.postgres().port} dbname={service} ' \
+               f'user={service} sslmode=verify-full' in up.output
+
+
+def test_each_service_reaches_only_its_own_database(project):
+    for service in SERVICES:
+        user, password = project.credentials(service)
+        assert user == service
+        with project.connect(user, password, service) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_user, current_database()")
+                assert cursor.fetchone() == (service, service)
+        connection.close()
+        other = next(s for s in SERVICES if s != service)
+        error = login_error(project, user, password, other)
+        assert error and "permission denied for database" in error
+
+
+def test_the_psql_line_of_the_summary_works(project):
+    psql = shutil.which("psql")
+    if psql is None:  # the postgresql package ships it; bootstrap.sh installs that
+        pytest.fail("psql is not installed")
+    password = project.local("password", "order")
+    assert_ok(password)
+    server = project.postgres()
+    result = subprocess.run(
+        [psql, f"host=127.0.0.1 port={server.port} dbname=order user=order sslmode=verify-full "
+               f"sslrootcert={server.ca_cert_path}", "-tAc", "SELECT current_user"],
+        env={**os.environ, "PGPASSWORD": password.output.strip()}, capture_output=True,
+        text=True, timeout=30)
+    assert result.stdout.strip() == "order", result.stderr
+
+
+def test_a_relaunch_changes_nothing(project):
+    before_stacks = {name: s["StackId"] for name, s in project.stacks().items()}
+    before_passwords = {s: project.parameter(f"{ROOT}/{s}/db/password")["Version"]
+                        for s in SERVICES}
+    admin = project.parameter(f"{ROOT}/rds/admin-password")["Version"]
+    before_priorities = project.rule_priorities()
+    assert len(set(before_priorities.values())) == len(SERVICES)
+    again = project.local("up")
+    assert_ok(again)
+    assert again.output.count("No updates to perform") == len(before_stacks)
+    assert {name: s["StackId"] for name, s in project.stacks().items()} == before_stacks
+    assert {s: project.parameter(f"{ROOT}/{s}/db/password")["Version"]
+            for s in SERVICES} == before_passwords
+    assert project.parameter(f"{ROOT}/rds/admin-password")["Version"] == admin
+    assert project.rule_priorities() == before_priorities
+
+
+def test_a_third_service_gets_its_database_and_a_distinct_priority(project):
+    source = project.dir / "config" / "local" / "services" / "order"
+    target = project.dir / "config" / "local" / "services" / "payment"
+    shutil.copytree(source, target)
+    config = (target / "config.yaml").read_text()
+    (target / "config.yaml").write_text(config.replace("order", "payment"))
+    others = {name: s.get("LastUpdatedTime") for name, s in project.stacks().items()}
+    passwords = {s: project.parameter(f"{ROOT}/{s}/db/password")["Version"] for s in SERVICES}
+    assert_ok(project.sceptre("launch", "local/services/payment", "-y"))
+    user, password = project.credentials("payment")
+    project.connect(user, password, "payment").close()
+    priorities = project.rule_priorities()
+    assert "payment.local.fargate-platform.test" in priorities
+    assert len(set(priorities.values())) == len(priorities) == 3
+    after = project.stacks()
+    for name, updated in others.items():
+        assert after[name].get("LastUpdatedTime") == updated, name
+    assert {s: project.parameter(f"{ROOT}/{s}/db/password")["Version"]
+            for s in SERVICES} == passwords
+
+
+def test_deleting_a_service_keeps_its_data_and_disables_its_login(project):
+    user, password = project.credentials("order")
+    with project.connect(user, password, "order") as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE orders (id int primary key)")
+            cursor.execute("INSERT INTO orders VALUES (7)")
+    connection.close()
+    assert_ok(project.sceptre("delete", "local/services/order", "-y"))
+    assert "fargate-platform-local-services-order-service" not in project.stacks()
+    error = login_error(project, user, password, "order")
+    assert error and "not permitted to log in" in error
+    assert project.admin_query("SELECT id FROM orders", dbname="order") == [(7,)]
+    assert project.credentials("order") == (user, password)
+    # Relaunching it restores the login, to the same data, with the same credentials.
+    assert_ok(project.sceptre("launch", "local/services/order", "-y"))
+    assert project.credentials("order") == (user, password)
+    with project.connect(user, password, "order") as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM orders")
+            assert cursor.fetchall() == [(7,)]
+    connection.close()
+
+
+def test_purge_removes_one_services_data_and_nothing_else(project):
+    project.secrets_seen = [project.credentials("payment")[1]]
+    assert_ok(project.sceptre("delete", "local/services/payment", "-y"))
+    purge = project.run(BIN / "fargate-platform", "purge", "local", "payment", "--confirm",
+                        "payment")
+    assert_ok(purge)
+    databases = {row[0] for row in project.admin_query("SELECT datname FROM pg_database")}
+    roles = {row[0] for row in project.admin_query("SELECT rolname FROM pg_roles")}
+    assert "payment" not in databases and "payment" not in roles
+    assert {"order", "inventory"} <= databases and {"order", "inventory"} <= roles
+    ssm = project.client("ssm")
+    assert ssm.get_parameters(Names=[f"{ROOT}/payment/db/username",
+                                     f"{ROOT}/payment/db/password"])["Parameters"] == []
+    for service in SERVICES:
+        project.connect(*project.credentials(service), service).close()
+
+
+def test_a_bootstrap_past_its_timeout_fails_fast_and_a_rerun_succeeds(project):
+    function = project.stacks()["fargate-platform-local-rds"]
+    name = next(o["OutputValue"] for o in function["Outputs"]
+                if o["OutputKey"] == "BootstrapFunctionName")
+    timeout = project.function_config(name)["Timeout"]
+    project.client("lambda").update_function_configuration(FunctionName=name, Timeout=3)
+    # The fault: an admin session locks the role catalog, so the bootstrap waits on it.
+    blocker = project.postgres().connect_admin("postgres")
+    blocker.autocommit = False
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("LOCK TABLE pg_catalog.pg_authid IN ACCESS EXCLUSIVE MODE")
+        failed = project.sceptre("launch", "local/services/inventory", "-y")
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert failed.returncode != 0
+    assert failed.seconds < 60
+    assert "Task timed out after 3.00 seconds" in failed.output
+    project.client("lambda").update_function_configuration(FunctionName=name, Timeout=timeout)
+    assert_ok(project.sceptre("launch", "local/services/inventory", "-y"))
+    project.connect(*project.credentials("inventory"), "inventory").close()
+
+
+def test_postgresql_stopped_during_a_bootstrap_fails_fast_and_a_rerun_succeeds(project):
+    project.postgres().stop()
+    failed = project.sceptre("launch", "local/services/order", "-y")
+    assert failed.returncode != 0
+    assert failed.seconds < 60
+    assert "127.0.0.1" in failed.output and ("refused" in failed.output
+                                             or "could not connect" in failed.output)
+    assert_ok(project.local("up", "--no-launch"))  # starts PostgreSQL again, same port
+    assert_ok(project.sceptre("launch", "local/services/order", "-y"))
+    project.connect(*project.credentials("order"), "order").close()
+
+
+def test_a_bad_service_config_fails_before_anything_is_made(project):
+    folder = project.dir / "config" / "local" / "services" / "billing"
+    shutil.copytree(project.dir / "config" / "local" / "services" / "inventory", folder)
+    config = (folder / "config.yaml").read_text().replace("inventory", "billing")
+    (folder / "config.yaml").write_text(config.replace("cpu: 512", "cpu: 300"))
+    failed = project.sceptre("launch", "local/services/billing", "-y")
+    assert failed.returncode != 0
+    assert failed.seconds < 60
+    assert "billing/config.yaml" in failed.output and "cpu" in failed.output
+    assert "fargate-platform-local-services-billing-service" not in project.stacks()
+    assert project.admin_query("SELECT 1 FROM pg_roles WHERE rolname = 'billing'") == []
+    (folder / "config.yaml").write_text(config)
+    assert_ok(project.sceptre("launch", "local/services/billing", "-y"))
+    project.connect(*project.credentials("billing"), "billing").close()
+
+
+def test_no_secret_in_any_output_or_log(project):
+    secrets = list(getattr(project, "secrets_seen", []))
+    secrets.append(project.parameter(f"{ROOT}/rds/admin-password")["Value"])
+    for service in SERVICES + ("billing",):
+        secrets.append(project.credentials(service)[1])
+    # Every version of every password parameter, not only the current one.
+    ssm = project.client("ssm")
+    for name in [f"{ROOT}/rds/admin-password"] + [f"{ROOT}/{s}/db/password" for s in SERVICES]:
+        for version in ssm.get_parameter_history(Name=name, WithDecryption=True)["Parameters"]:
+            secrets.append(version["Value"])
+    texts = {f"output of {' '.join(run.argv[:3])}": run.output for run in project.runs
+             if run.argv[-2:] != ["password", "order"]}  # the one command that prints one
+    texts["emulator log"] = (project.dir / ".local" / "emulator.log").read_text(errors="replace")
+    logs = project.client("logs")
+    for group in logs.describe_log_groups()["logGroups"]:
+        for stream in logs.describe_log_streams(logGroupName=group["logGroupName"])["logStreams"]:
+            events = logs.get_log_events(logGroupName=group["logGroupName"],
+                                         logStreamName=stream["logStreamName"])["events"]
+            texts[f"log group {group['logGroupName']}"] = texts.get(
+                f"log group {group['logGroupName']}", "") + "\n".join(e["message"] for e in events)
+    assert len(secrets) >= 6 and all(len(secret) >= 16 for secret in secrets)
+    for where, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"a password appears in the {where}"
+
+
+def test_down_stops_everything_and_removes_the_state(project):
+    pid = json.loads((project.dir / ".local" / "emulator.json").read_text())["pid"]
+    server = project.postgres()
+    project.aws_config.write_text("[profile someone-else]\nregion = us-east-1\n")
+    assert_ok(project.local("up", "--no-launch"))
+    down = project.local("down")
+    assert_ok(down)
+    assert not (project.dir / ".local").exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not server.is_running
+    assert project.aws_config.read_text() == "[profile someone-else]\nregion = us-east-1\n"
+    status = project.local("status")
+    assert status.returncode == 3 and "not running" in status.output

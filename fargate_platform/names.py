@@ -44,7 +44,7 @@ class InvalidNameError(ValueError):
 
 def validate_service_name(name):
     """Return `name` if it is a valid service name, else raise InvalidNameError."""
-    if not isinstance(name, str) or not SERVICE_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not SERVICE_NAME_PATTERN.fullmatch(name):
         raise InvalidNameError(
             f"invalid service name {name!r}: use 1 to 32 characters, lowercase "
             "letters, digits, '-' or '_', starting with a letter"
@@ -55,7 +55,7 @@ def validate_service_name(name):
 
 
 def validate_environment_name(name):
-    if not isinstance(name, str) or not ENVIRONMENT_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not ENVIRONMENT_NAME_PATTERN.fullmatch(name):
         raise InvalidNameError(
             f"invalid environment name {name!r}: use 1 to 16 characters, lowercase "
             "letters, digits or '-', starting with a letter"

@@ -177,6 +177,8 @@ def functions(environment):
         timeout=ADMIN_SECRET_TIMEOUT_SECONDS,
         log_group=log_group,
         description="Custom resource: generates the database admin password into an SSM SecureString",
+        # The function refuses parameter names outside the environment's path.
+        environment_variables={"PARAMETER_ROOT": root},
         extra_skips=(("CKV_AWS_117", "Talks only to SSM and KMS, public AWS APIs: no VPC needed."),),
     )
     function.FunctionName = function_name

@@ -89,6 +89,7 @@ def test_bad_environment_settings(project, case, change, message):
 BAD_SERVICES = [
     ("uppercase name", lambda s: s.update(name="Order"), "service.name: invalid service name 'Order'"),
     ("sql in name", lambda s: s.update(name="order;drop"), "service.name: invalid service name"),
+    ("trailing newline", lambda s: s.update(name="order\n"), "service.name: invalid service name"),
     ("reserved name", lambda s: s.update(name="postgres"), "service.name: invalid service name 'postgres': the name is reserved"),
     ("fargate size", lambda s: s.update(cpu=256, memory=4096), "service.memory: Fargate does not run cpu 256 with memory 4096"),
     ("fargate cpu", lambda s: s.update(cpu=300), "service.cpu: invalid value 300"),

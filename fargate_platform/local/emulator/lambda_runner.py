@@ -10,12 +10,18 @@ What runs instead (LambdaRunner.invoke): the function's own zip (the bytes moto
 keeps from CreateFunction, i.e. from the S3 object it was created from) is
 unpacked once per content hash into <state-dir>/lambda/code/<sha256>/, and its
 handler runs in a subprocess of the machine's Python (the zip is built for the
-running interpreter: target `local`) through lambda_bootstrap.py, with:
+running interpreter: target `local`) through lambda_bootstrap.py. Like Lambda's
+execution environments, a subprocess stays warm for the next invocations of the
+same function configuration (code, handler, environment, memory); at most
+FARGATE_PLATFORM_LAMBDA_WORKERS (default: the number of CPUs, at least 2) run per
+configuration, further invocations wait for one (so that a burst on a small
+machine reuses warm processes instead of starting one cold process each). With:
 - a clean environment: the function's Environment variables, AWS_REGION,
   AWS_ENDPOINT_URL = this emulator, dummy credentials, and Lambda's own
   AWS_LAMBDA_* variables;
-- the function's Timeout enforced: the process group is killed and the answer is
-  Lambda's "Task timed out after N.00 seconds" error;
+- the function's Timeout enforced from the start of the invocation: the process
+  group is killed (the environment is not reused) and the answer is Lambda's
+  "Task timed out after N.00 seconds" error;
 - errors shaped like AWS's (FunctionError "Unhandled", payload with errorMessage,
   errorType, stackTrace);
 - the invocation's output written to the emulator's CloudWatch Logs, group
@@ -30,6 +36,7 @@ import hashlib
 import io
 import json
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -42,8 +49,10 @@ import zipfile
 from pathlib import Path
 
 from fargate_platform.local.emulator import context
+from fargate_platform.local.emulator.lambda_bootstrap import MARKER
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+
 # What AWS's Python runtime puts on the path besides the function's zip.
 RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -90,6 +99,8 @@ class LambdaRunner:
         self.emulator = emulator
         self.root = emulator.state_dir / "lambda"
         self._unpack_lock = threading.Lock()
+        limit = os.environ.get("FARGATE_PLATFORM_LAMBDA_WORKERS")
+        self.pool = WorkerPool(int(limit) if limit else max(2, os.cpu_count() or 2))
 
     # -- the code -----------------------------------------------------------------------
 
@@ -134,7 +145,7 @@ class LambdaRunner:
 
     # -- running ------------------------------------------------------------------------
 
-    def environment(self, function, request_id, work_dir, log_stream):
+    def environment(self, function, work_dir):
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -154,7 +165,6 @@ class LambdaRunner:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
             "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
             "LAMBDA_TASK_ROOT": str(self.code_dir(function)),
             "_HANDLER": function.handler or "",
@@ -162,56 +172,75 @@ class LambdaRunner:
         })
         return env
 
+    def configuration_key(self, function):
+        """What makes an environment reusable: same code, handler and settings."""
+        code = hashlib.sha256(getattr(function, "code_bytes", b"") or b"").hexdigest()
+        settings = json.dumps([function.handler, function.environment_vars, function.memory_size,
+                               function.timeout, function.run_time], sort_keys=True, default=str)
+        return (function.function_arn, code, hashlib.sha256(settings.encode()).hexdigest())
+
+    def start_worker(self, function):
+        work_dir = Path(tempfile.mkdtemp(prefix="env-", dir=self._mkdir("environments")))
+        env = self.environment(function, work_dir)
+        process = subprocess.Popen(
+            [self.python(), "-I", "-S", "-u", str(BOOTSTRAP), function.handler or "",
+             env["LAMBDA_TASK_ROOT"], str(self.runtime_dir())],
+            cwd=env["LAMBDA_TASK_ROOT"], env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        return Worker(process, work_dir)
+
     def run(self, function, event, timeout=None):
         """Run the function once with `event` (a JSON-able value); returns InvocationResult."""
         request_id = str(uuid.uuid4())
         timeout = float(timeout if timeout is not None else function.timeout)
-        started = time.time()
         log_stream = _log_stream_name(request_id)
-        work_dir = Path(tempfile.mkdtemp(prefix="invoke-", dir=self._mkdir("invocations")))
-        result_file = work_dir / "result.json"
-        output = ""
+        started = time.time()
         try:
-            try:
-                argv = [self.python(), "-I", "-S", "-u", str(BOOTSTRAP), function.handler or "",
-                        str(result_file), str(self.code_dir(function)), str(self.runtime_dir()),
-                        str((started + timeout) * 1000), request_id]
-                env = self.environment(function, request_id, work_dir, log_stream)
-            except FunctionCodeMissing as exc:
-                payload = _error_payload("Runtime.InvalidEntrypoint", str(exc), request_id)
-                return self._finish(function, request_id, log_stream, started, payload, True, "")
-            process = subprocess.Popen(
-                argv, cwd=env["LAMBDA_TASK_ROOT"], env=env, stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            timed_out = False
-            try:
-                raw, _ = process.communicate(json.dumps(event).encode("utf-8"), timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-                raw, _ = process.communicate()
-            output = raw.decode("utf-8", "replace")
-            if timed_out:
-                message = (f"{_now_iso()} {request_id} Task timed out after {timeout:.2f} seconds")
+            key = self.configuration_key(function)
+            worker = self.pool.acquire(key, lambda: self.start_worker(function))
+        except FunctionCodeMissing as exc:
+            payload = _error_payload("Runtime.InvalidEntrypoint", str(exc), request_id)
+            return self._finish(function, request_id, log_stream, started, payload, True, "")
+        started = time.time()  # the Timeout counts from the start of the invocation
+        result_file = worker.work_dir / f"result-{request_id}.json"
+        healthy = False
+        try:
+            output, outcome = worker.invoke({
+                "request_id": request_id, "deadline_ms": (started + timeout) * 1000,
+                "result_file": str(result_file), "event": event,
+                "environ": {"AWS_LAMBDA_LOG_STREAM_NAME": log_stream},
+            }, deadline=started + timeout)
+            if outcome == "timeout":
+                message = f"{_now_iso()} {request_id} Task timed out after {timeout:.2f} seconds"
                 payload = _error_payload("Sandbox.Timedout", message, request_id)
                 output += f"{message}\n"
-                return self._finish(function, request_id, log_stream, started, payload, True, output)
+                return self._finish(function, request_id, log_stream, started, payload, True,
+                                    output)
             try:
-                outcome = json.loads(result_file.read_text(encoding="utf-8"))
+                result = json.loads(result_file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 message = (f"RequestId: {request_id} Error: Runtime exited with error: "
-                           f"exit status {process.returncode}")
+                           f"exit status {worker.process.poll()}")
                 payload = _error_payload("Runtime.ExitError", message, request_id)
-                return self._finish(function, request_id, log_stream, started, payload, True, output)
-            if outcome.get("ok"):
+                return self._finish(function, request_id, log_stream, started, payload, True,
+                                    output)
+            healthy = outcome == "done"
+            if result.get("ok"):
                 return self._finish(function, request_id, log_stream, started,
-                                    outcome["payload"].encode("utf-8"), False, output)
-            error = dict(outcome["error"], requestId=request_id)
+                                    result["payload"].encode("utf-8"), False, output)
+            error = dict(result["error"], requestId=request_id)
             return self._finish(function, request_id, log_stream, started,
                                 json.dumps(error).encode("utf-8"), True, output)
         finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            try:
+                result_file.unlink()
+            except OSError:
+                pass
+            self.pool.release(key, worker, healthy)
+
+    def shutdown(self):
+        self.pool.close()
 
     def _finish(self, function, request_id, log_stream, started, payload, error, output):
         duration_ms = (time.time() - started) * 1000
@@ -256,6 +285,114 @@ class FunctionCodeMissing(RuntimeError):
     pass
 
 
+class Worker:
+    """One warm execution environment (a lambda_bootstrap.py process)."""
+
+    def __init__(self, process, work_dir):
+        self.process = process
+        self.work_dir = work_dir
+        self._pending = b""
+
+    def invoke(self, request, deadline):
+        """Send one request; returns (output, "done" | "timeout" | "exited")."""
+        marker = f"\n{MARKER} {request['request_id']}\n".encode()
+        try:
+            self.process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return "", "exited"
+        buffer, self._pending = self._pending, b""
+        selector = selectors.DefaultSelector()
+        selector.register(self.process.stdout, selectors.EVENT_READ)
+        try:
+            while marker not in buffer:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    return _text(buffer), "timeout"
+                if not selector.select(timeout=remaining):
+                    continue
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    return _text(buffer), "exited"
+                buffer += chunk
+        finally:
+            selector.close()
+        output, _, self._pending = buffer.partition(marker)
+        return _text(output), "done"
+
+    def stop(self):
+        _kill_group(self.process)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+class WorkerPool:
+    """Warm environments per function configuration, at most `limit` per configuration."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._condition = threading.Condition()
+        self._idle = {}  # key -> [Worker]
+        self._count = {}  # key -> workers alive (busy or idle)
+        self._closed = False
+
+    def acquire(self, key, start):
+        with self._condition:
+            self._retire_other_configurations(key)
+            while True:
+                if self._idle.get(key):
+                    return self._idle[key].pop()
+                if self._count.get(key, 0) < self.limit:
+                    self._count[key] = self._count.get(key, 0) + 1
+                    break
+                self._condition.wait()
+        try:
+            return start()
+        except BaseException:
+            with self._condition:
+                self._count[key] -= 1
+                self._condition.notify_all()
+            raise
+
+    def release(self, key, worker, healthy):
+        with self._condition:
+            if healthy and not self._closed:
+                self._idle.setdefault(key, []).append(worker)
+                worker = None
+            else:
+                self._count[key] -= 1
+            self._condition.notify_all()
+        if worker is not None:
+            worker.stop()
+
+    def _retire_other_configurations(self, key):
+        """A function whose code or settings changed: its old environments go."""
+        for other in [k for k in self._idle if k[0] == key[0] and k != key]:
+            for worker in self._idle.pop(other):
+                self._count[other] -= 1
+                worker.stop()
+
+    def close(self):
+        with self._condition:
+            self._closed = True
+            workers = [w for idle in self._idle.values() for w in idle]
+            self._idle.clear()
+        for worker in workers:
+            worker.stop()
+
+
+def _text(data):
+    return data.decode("utf-8", "replace")
+
+
 def _error_payload(kind, message, request_id):
     return json.dumps({"errorMessage": message, "errorType": kind, "requestId": request_id,
                        "stackTrace": []}).encode("utf-8")
@@ -285,6 +422,12 @@ def runner():
     if _runner is None:
         _runner = LambdaRunner(context.current())
     return _runner
+
+
+def shutdown():
+    """Stop the warm environments (the emulator is stopping)."""
+    if _runner is not None:
+        _runner.shutdown()
 
 
 def patched_invoke(self, body, request_headers, response_headers):

@@ -99,6 +99,9 @@ def serve(emulator, start_postgres=True):
         server.serve_forever()
     finally:
         server.server_close()
+        from fargate_platform.local.emulator import lambda_runner
+
+        lambda_runner.shutdown()
         emulator.database.stop()
         print("fargate-platform emulator stopped", flush=True)
     return 0

@@ -1,5 +1,6 @@
 """Patch 1: Lambda functions run from their own zip, without Docker, against the emulator."""
 import base64
+import os
 import json
 import time
 
@@ -155,3 +156,51 @@ def test_a_missing_handler_module_is_an_import_error(emulator):
     response, payload = invoke(emulator, name, {})
     assert response["FunctionError"] == "Unhandled"
     assert json.loads(payload)["errorType"] == "Runtime.ImportModuleError"
+
+
+COUNTER = '''
+import os, time
+CALLS = []
+
+def handler(event, context):
+    CALLS.append(1)
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {"calls": len(CALLS), "pid": os.getpid(), "greeting": os.environ.get("GREETING")}
+'''
+
+
+def test_a_warm_environment_is_reused_until_the_configuration_changes(emulator):
+    name = make_function(emulator, timeout=2, code=COUNTER)
+    first = json.loads(invoke(emulator, name, {})[1])
+    second = json.loads(invoke(emulator, name, {})[1])
+    assert (first["calls"], second["calls"]) == (1, 2)  # module state kept, as in Lambda
+    assert first["pid"] == second["pid"]
+    emulator.client("lambda").update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"GREETING": "changed"}})
+    third = json.loads(invoke(emulator, name, {})[1])
+    assert third["greeting"] == "changed"
+    assert third["calls"] == 1 and third["pid"] != first["pid"]
+
+
+def test_a_timed_out_environment_is_not_reused(emulator):
+    name = make_function(emulator, timeout=1, code=COUNTER)
+    first = json.loads(invoke(emulator, name, {})[1])
+    response, _ = invoke(emulator, name, {"sleep": 5})
+    assert response["FunctionError"] == "Unhandled"
+    after = json.loads(invoke(emulator, name, {})[1])
+    assert after["calls"] == 1 and after["pid"] != first["pid"]
+
+
+def test_a_burst_of_invocations_all_complete(emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = make_function(emulator, timeout=10, code=COUNTER)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: json.loads(invoke(emulator, name, {"sleep": 0.2})[1]),
+                                range(8)))
+    assert len(results) == 8
+    # Warm environments served several invocations each; never more than the limit ran.
+    pids = {r["pid"] for r in results}
+    assert len(pids) <= max(2, os.cpu_count() or 2)
+    assert sum(r["calls"] for r in results) > len(results)

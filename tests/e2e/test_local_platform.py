@@ -8,6 +8,7 @@ touched:
   admin-secret fault -> launch -> isolation -> relaunch changes nothing
   -> add a service -> delete keeps data / relaunch restores -> purge
   -> bootstrap timeout fault -> PostgreSQL stopped fault -> bad service config
+  -> `sceptre delete local` keeps the data, `local up` restores it
   -> no secret in any output or log -> down
 
 Every command runs as a subprocess: `fargate-platform local ...`, the `sceptre`
@@ -357,6 +358,21 @@ def test_a_bad_service_config_fails_before_anything_is_made(project):
     (folder / "config.yaml").write_text(config)
     assert_ok(project.sceptre("launch", "local/services/billing", "-y"))
     project.connect(*project.credentials("billing"), "billing").close()
+
+
+def test_deleting_the_whole_environment_keeps_the_data_and_a_launch_restores_it(project):
+    credentials = {s: project.credentials(s) for s in SERVICES}
+    deleted = project.sceptre("delete", "local", "-y")
+    assert_ok(deleted)
+    assert not [name for name in project.stacks() if name.startswith("fargate-platform-local-")]
+    for service in SERVICES:  # DeletionPolicy Snapshot/Retain: databases and logins' data kept
+        assert project.admin_query(
+            f"SELECT 1 FROM pg_database WHERE datname = '{service}'") == [(1,)]
+    assert project.admin_query("SELECT id FROM orders", dbname="order") == [(7,)]
+    assert_ok(project.local("up"))
+    for service in SERVICES:
+        assert project.credentials(service) == credentials[service]
+        project.connect(*credentials[service], service).close()
 
 
 def test_no_secret_in_any_output_or_log(project):

@@ -13,7 +13,8 @@ still has the functions it patches with the signatures it expects):
 
 1. lambda_runner: Lambda functions run without Docker: the function's own zip,
    unpacked into the state folder, its handler run by the machine's python3 in a
-   subprocess with the function's environment and timeout; logs go to the
+   subprocess (kept warm for the next invocations, like Lambda's execution
+   environments) with the function's environment and timeout; logs go to the
    emulator's CloudWatch Logs.
 2. custom_resources: Lambda-backed custom resources get a ResponseURL that
    reaches this emulator; Create/Update/Delete run the function and wait for its
@@ -27,8 +28,11 @@ still has the functions it patches with the signatures it expects):
    moto's SSM) are applied to that server, GetAtt Endpoint.Address/Endpoint.Port
    give its address, DBInstance members of a cluster are no-op resources, and
    nothing is dropped on delete (DeletionPolicy Snapshot/Retain hold trivially).
-4. cloudformation_fixes: two moto CloudFormation differences from AWS that the
-   platform's launches hit (KMS Key Tags; "No updates are to be performed").
+4. cloudformation_fixes: moto CloudFormation differences from AWS that the
+   platform's launches and deletes hit: KMS Key Tags; "No updates are to be
+   performed" for unchanged updates; resources moto never deletes with their
+   stack (listener rules, target groups, ECS services, the network's route
+   tables, gateways, addresses and endpoints).
 
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py): custom-resource responses, health, and the PostgreSQL server.

@@ -13,11 +13,16 @@ moto behaviour replaced, one small wrapper each (templates stay what AWS gets):
   the comparison AWS makes: same template text and same parameter values as
   given (UsePreviousValue taking the previous one). Sceptre then reports "No
   updates to perform" at once, instead of updating and polling each stack.
-- `moto.elbv2.models.FakeListenerRule`, `FakeTargetGroup` and
-  `moto.ecs.models.Service` have no delete, so deleting a stack leaves them in
-  moto: a service stack deleted and launched again would find its own listener
-  rule held by "something else" and its ECS service still ACTIVE. Each gets a
-  `delete(account_id, region)` calling moto's own API-level delete.
+- Several models have no delete, so deleting a stack leaves them in moto:
+  `moto.elbv2.models.FakeListenerRule`, `FakeTargetGroup` and
+  `moto.ecs.models.Service` (a service stack deleted and launched again would
+  find its own listener rule held by "something else" and its ECS service still
+  ACTIVE), and the network's `RouteTable`, `SubnetRouteTableAssociation`,
+  `NatGateway`, `ElasticAddress`, `InternetGateway`, `VPCGatewayAttachment` and
+  `VPCEndPoint` (the VPC then cannot be deleted: `sceptre delete local` ends in
+  DELETE_FAILED). Each gets a `delete(account_id, region)` calling moto's own
+  API-level delete. (moto's ResourceMap._delete_resource treats an AttributeError
+  or TypeError from delete() as "no delete": these functions must not raise them.)
 """
 
 
@@ -74,10 +79,65 @@ def delete_ecs_service(self, account_id, region_name):
     ecs_backends[account_id][region_name].delete_service(self.cluster_name, self.name, force=True)
 
 
+def _ec2(account_id, region_name):
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account_id][region_name]
+
+
+def delete_route_table(self, account_id, region_name):
+    backend = _ec2(account_id, region_name)
+    for association_id in list(self._associations):  # made through the API, if any
+        backend.disassociate_route_table(association_id)
+    backend.delete_route_table(self.id)
+
+
+def delete_subnet_route_table_association(self, account_id, region_name):
+    _ec2(account_id, region_name).subnet_associations.pop(
+        f"{self.route_table_id}:{self.subnet_id}", None)
+
+
+def delete_nat_gateway(self, account_id, region_name):
+    _ec2(account_id, region_name).delete_nat_gateway(self.id)
+
+
+def delete_elastic_address(self, account_id, region_name):
+    _ec2(account_id, region_name).release_address(allocation_id=self.allocation_id)
+
+
+def delete_internet_gateway(self, account_id, region_name):
+    backend = _ec2(account_id, region_name)
+    if self.vpc is not None:
+        backend.detach_internet_gateway(self.id, self.vpc.id)
+    backend.delete_internet_gateway(self.id)
+
+
+def delete_gateway_attachment(self, account_id, region_name):
+    backend = _ec2(account_id, region_name)
+    gateway = backend.internet_gateways.get(self.gateway_id)
+    if gateway is not None and gateway.vpc is not None and gateway.vpc.id == self.vpc_id:
+        backend.detach_internet_gateway(self.gateway_id, self.vpc_id)
+
+
+def delete_vpc_endpoint(self, account_id, region_name):
+    if self.vpc_endpoint_type is None:
+        # moto leaves CloudFormation's default type unset; its delete needs one.
+        self.vpc_endpoint_type = "Gateway"
+    _ec2(account_id, region_name).delete_vpc_endpoints([self.id])
+
+
 MISSING_DELETES = (
     ("moto.elbv2.models", "FakeListenerRule", delete_listener_rule),
     ("moto.elbv2.models", "FakeTargetGroup", delete_target_group),
     ("moto.ecs.models", "Service", delete_ecs_service),
+    ("moto.ec2.models.route_tables", "RouteTable", delete_route_table),
+    ("moto.ec2.models.subnets", "SubnetRouteTableAssociation",
+     delete_subnet_route_table_association),
+    ("moto.ec2.models.nat_gateways", "NatGateway", delete_nat_gateway),
+    ("moto.ec2.models.elastic_ip_addresses", "ElasticAddress", delete_elastic_address),
+    ("moto.ec2.models.internet_gateways", "InternetGateway", delete_internet_gateway),
+    ("moto.ec2.models.vpn_gateway", "VPCGatewayAttachment", delete_gateway_attachment),
+    ("moto.ec2.models.vpcs", "VPCEndPoint", delete_vpc_endpoint),
 )
 
 

@@ -63,6 +63,13 @@ EXPECTED_SIGNATURES = [
     ("moto.elbv2.models", "ELBv2Backend.delete_target_group", ["target_group_arn"]),
     ("moto.ecs.models", "EC2ContainerServiceBackend.delete_service",
      ["cluster_name", "service_name", "force"]),
+    ("moto.ec2.models", "EC2Backend.disassociate_route_table", ["association_id"]),
+    ("moto.ec2.models", "EC2Backend.delete_route_table", ["route_table_id"]),
+    ("moto.ec2.models", "EC2Backend.delete_nat_gateway", ["nat_gateway_id"]),
+    ("moto.ec2.models", "EC2Backend.release_address", ["address", "allocation_id"]),
+    ("moto.ec2.models", "EC2Backend.detach_internet_gateway", ["internet_gateway_id", "vpc_id"]),
+    ("moto.ec2.models", "EC2Backend.delete_internet_gateway", ["internet_gateway_id"]),
+    ("moto.ec2.models", "EC2Backend.delete_vpc_endpoints", ["vpce_ids"]),
     ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
 ]

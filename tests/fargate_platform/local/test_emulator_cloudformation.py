@@ -118,3 +118,44 @@ def test_deleting_a_stack_deletes_its_listener_rule_target_group_and_ecs_service
         assert len(elb.describe_target_groups()["TargetGroups"]) == len(target_groups) - 1
         services = ecs.describe_services(cluster=name, services=[name])["services"]
         assert all(s["status"] != "ACTIVE" for s in services)
+
+
+NETWORK_TEMPLATE = json.dumps({"Resources": {
+    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.2.0.0/16"}},
+    "Gateway": {"Type": "AWS::EC2::InternetGateway"},
+    "Attachment": {"Type": "AWS::EC2::VPCGatewayAttachment", "Properties": {
+        "VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "Gateway"}}},
+    "Public": {"Type": "AWS::EC2::Subnet", "Properties": {
+        "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.2.1.0/24"}},
+    "Routes": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
+    "DefaultRoute": {"Type": "AWS::EC2::Route", "DependsOn": "Attachment", "Properties": {
+        "RouteTableId": {"Ref": "Routes"}, "DestinationCidrBlock": "0.0.0.0/0",
+        "GatewayId": {"Ref": "Gateway"}}},
+    "PublicRoutes": {"Type": "AWS::EC2::SubnetRouteTableAssociation", "Properties": {
+        "SubnetId": {"Ref": "Public"}, "RouteTableId": {"Ref": "Routes"}}},
+    "NatAddress": {"Type": "AWS::EC2::EIP", "Properties": {"Domain": "vpc"}},
+    "Nat": {"Type": "AWS::EC2::NatGateway", "Properties": {
+        "SubnetId": {"Ref": "Public"},
+        "AllocationId": {"Fn::GetAtt": ["NatAddress", "AllocationId"]}}},
+    "S3Endpoint": {"Type": "AWS::EC2::VPCEndpoint", "Properties": {
+        "VpcId": {"Ref": "Vpc"}, "ServiceName": "com.amazonaws.eu-west-1.s3",
+        "RouteTableIds": [{"Ref": "Routes"}]}},
+}, "Outputs": {"Vpc": {"Value": {"Ref": "Vpc"}}}})
+
+
+def test_a_network_stack_deletes_completely(emulator):
+    cfn, ec2 = emulator.client("cloudformation"), emulator.client("ec2")
+    name = emulator.unique("network")
+    cfn.create_stack(StackName=name, TemplateBody=NETWORK_TEMPLATE)
+    assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE", [
+        e.get("ResourceStatusReason") for e in emulator.events(name)]
+    vpc = emulator.outputs(name)["Vpc"]
+    cfn.delete_stack(StackName=name)
+    assert name not in [s["StackName"] for s in cfn.describe_stacks()["Stacks"]]
+    assert vpc not in [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+    assert not [g for g in ec2.describe_internet_gateways()["InternetGateways"]
+                if any(a.get("VpcId") == vpc for a in g.get("Attachments", []))]
+    assert not [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+                if e["VpcId"] == vpc and e["State"].lower() != "deleted"]
+    assert not [n for n in ec2.describe_nat_gateways()["NatGateways"]
+                if n.get("VpcId") == vpc and n["State"] != "deleted"]

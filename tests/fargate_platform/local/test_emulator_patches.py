@@ -231,11 +231,18 @@ def test_plain_moto_updates_unchanged_stacks_instead_of_refusing(plain_moto):
             "UPDATE_COMPLETE"
 
 
-def test_plain_moto_leaves_listener_rules_target_groups_and_ecs_services_behind():
+def test_plain_moto_leaves_these_resources_behind_when_their_stack_is_deleted():
     leftovers = run_in_emulator_venv(
-        "import json\n"
-        "from moto.ecs.models import Service\n"
-        "from moto.elbv2.models import FakeListenerRule, FakeTargetGroup\n"
-        "print(json.dumps([c.__name__ for c in (FakeListenerRule, FakeTargetGroup, Service)\n"
-        "                  if 'delete' not in vars(c)]))")
-    assert leftovers == ["FakeListenerRule", "FakeTargetGroup", "Service"]
+        "import importlib, json\n"
+        "from moto.cloudformation import parsing\n"
+        "from fargate_platform.local.emulator.cloudformation_fixes import MISSING_DELETES\n"
+        "found = []\n"
+        "for module, name, _ in MISSING_DELETES:\n"
+        "    model = getattr(importlib.import_module(module), name)\n"
+        "    undeletable = hasattr(model.delete_from_cloudformation_json, '__isabstractmethod__')\n"
+        "    if not callable(getattr(model, 'delete', None)) and undeletable:\n"
+        "        found.append(name)\n"
+        "print(json.dumps(found))")
+    assert leftovers == ["FakeListenerRule", "FakeTargetGroup", "Service", "RouteTable",
+                         "SubnetRouteTableAssociation", "NatGateway", "ElasticAddress",
+                         "InternetGateway", "VPCGatewayAttachment", "VPCEndPoint"]

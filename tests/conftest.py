@@ -3,20 +3,37 @@
 - `local_postgres`: one real PostgreSQL server (fargate_platform.local.postgres) for the
   whole run, in a temporary folder, stopped and removed at the end. Started on first use
   only, so test folders that do not need it pay nothing.
+- `moto_server`: moto's server on a free port of 127.0.0.1 for one test module
+  (tests/sceptre_project/harness.py MotoServer); tests reset its state as they need.
 - `aws_credentials` / `mocked_aws`: fake credentials and moto's in-process AWS
   (`mock_aws`) for one test, with every endpoint/profile variable removed so nothing
   can reach a real account or another test's emulator.
 """
 import shutil
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
+
+# `import harness` (tests/sceptre_project/harness.py) from any test folder.
+sys.path.insert(0, str(Path(__file__).parent / "sceptre_project"))
 
 AWS_VARIABLES_TO_CLEAR = (
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
     "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_KMS",
     "AWS_ENDPOINT_URL_S3",
 )
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """moto's server (the pinned one, .venvs/emulator) on 127.0.0.1 for one test module."""
+    import harness
+
+    server = harness.MotoServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,10 @@ import hashlib
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -23,7 +21,6 @@ from fargate_platform.lambda_package import FunctionSpec, PackagingError
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache"  # the project's download cache, shared with real builds
-MOTO_SERVER = REPO / ".venvs" / "emulator" / "bin" / "moto_server"
 # What the Lambda python runtime provides next to the zip (/var/runtime).
 RUNTIME_PACKAGES = ("boto3", "botocore", "jmespath", "dateutil", "s3transfer", "urllib3", "six.py")
 
@@ -226,32 +223,9 @@ def test_handlers_import_with_only_the_zip_on_the_path(bootstrap_zip, tmp_path):
         assert report == {"handler": True, "boto3": False, "paths": []}
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def moto_server():
-    port = _free_port()
-    process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"moto server did not start ({MOTO_SERVER})")
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def moto_url(moto_server):
+    return moto_server.url
 
 
 def _aws_env(moto_url):
@@ -266,16 +240,16 @@ def _client(service, moto_url):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def test_bootstrap_zip_runs_its_handler_in_a_clean_python(bootstrap_zip, local_postgres, moto_server, tmp_path):
+def test_bootstrap_zip_runs_its_handler_in_a_clean_python(bootstrap_zip, local_postgres, moto_url, tmp_path):
     task = _extract(bootstrap_zip, tmp_path / "task")
     admin_user, admin_password = "zip_admin", uuid.uuid4().hex
     local_postgres.set_login(admin_user, admin_password, superuser=False)
-    key = _client("kms", moto_server).create_key()["KeyMetadata"]["Arn"]
-    ssm = _client("ssm", moto_server)
+    key = _client("kms", moto_url).create_key()["KeyMetadata"]["Arn"]
+    ssm = _client("ssm", moto_url)
     root = f"/fargate-platform/zip-{uuid.uuid4().hex[:8]}"
     ssm.put_parameter(Name=f"{root}/rds/admin-password", Value=admin_password, Type="SecureString", KeyId=key)
     env = {
-        **_aws_env(moto_server),
+        **_aws_env(moto_url),
         "DB_HOST": local_postgres.host, "DB_PORT": str(local_postgres.port), "ADMIN_USERNAME": admin_user,
         "ADMIN_PASSWORD_PARAMETER": f"{root}/rds/admin-password", "ADMIN_DATABASE": "postgres",
         "DATA_KEY_ID": key, "PARAMETER_ROOT": root, "SSLMODE": "verify-full", "CONNECTION_LIMIT": "3",
@@ -304,7 +278,7 @@ def test_bootstrap_zip_runs_its_handler_in_a_clean_python(bootstrap_zip, local_p
     assert refused.returncode == 1 and "InvalidRequest: event field(s) 'host' refused" in refused.stderr
 
 
-def test_admin_secret_zip_answers_cloudformation_in_a_clean_python(moto_server, tmp_path):
+def test_admin_secret_zip_answers_cloudformation_in_a_clean_python(moto_url, tmp_path):
     answers = []
 
     class Recorder(http.server.BaseHTTPRequestHandler):
@@ -322,7 +296,7 @@ def test_admin_secret_zip_answers_cloudformation_in_a_clean_python(moto_server, 
     try:
         built = lambda_package.build_zip("admin_secret", "local", cache_dir=CACHE)
         task = _extract(built, tmp_path / "task")
-        key = _client("kms", moto_server).create_key()["KeyMetadata"]["Arn"]
+        key = _client("kms", moto_url).create_key()["KeyMetadata"]["Arn"]
         name = f"/fargate-platform/zip-{uuid.uuid4().hex[:8]}/rds/admin-password"
         event = {
             "RequestType": "Create", "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/r?sig=1",
@@ -333,7 +307,7 @@ def test_admin_secret_zip_answers_cloudformation_in_a_clean_python(moto_server, 
         result = _clean_python(
             "import json\nfrom fargate_platform.lambdas.admin_secret.handler import handler\n"
             f"handler(json.loads({json.dumps(event)!r}), None)",
-            [task, _runtime_folder(tmp_path)], env=_aws_env(moto_server), cwd=task,
+            [task, _runtime_folder(tmp_path)], env=_aws_env(moto_url), cwd=task,
         )
         assert result.returncode == 0, result.stderr
     finally:
@@ -341,7 +315,7 @@ def test_admin_secret_zip_answers_cloudformation_in_a_clean_python(moto_server, 
         server.server_close()
     [answer] = answers
     assert (answer["Status"], answer["PhysicalResourceId"], answer["Data"]["Version"]) == ("SUCCESS", name, "1")
-    value = _client("ssm", moto_server).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    value = _client("ssm", moto_url).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     assert value not in result.stdout + result.stderr
     assert hashlib.sha256(built.data).hexdigest() == hashlib.sha256(
         lambda_package.build_zip("admin_secret", "local", cache_dir=CACHE).data

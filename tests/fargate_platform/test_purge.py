@@ -3,40 +3,19 @@
 The rds stack lives in moto's server (real CloudFormation API); the function's invoke
 API is the local LambdaApi (moto's Lambda needs Docker to invoke).
 """
-import importlib.util
 import io
 import json
 import sys
-from pathlib import Path
 
 import pytest
-from sceptre.connection_manager import ConnectionManager
 
 from fargate_platform import cli
 
+import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
 
-def _load_harness():
-    name = "fp_tag_tests_harness"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "sceptre_project" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 FUNCTION = "fp-test-test-db-bootstrap"
 PROJECT = str(harness.PROJECT)
 
-
-def _forget_sceptre_clients():
-    # Sceptre caches sessions and clients on the class for the whole process.
-    with ConnectionManager._client_lock:
-        ConnectionManager._clients.clear()
-    with ConnectionManager._session_lock:
-        ConnectionManager._boto_sessions.clear()
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +38,10 @@ def env(moto_server, monkeypatch, tmp_path):
         if name.startswith("AWS_"):
             monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
     yield type("Env", (), {"api": api, "environment": environment})
     api.stop()
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
 
 
 def purge(*args):

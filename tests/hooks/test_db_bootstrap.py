@@ -4,15 +4,12 @@ The local API (tests/sceptre_project/harness.py LambdaApi) answers over real HTT
 these tests see the requests botocore really sends: payload, invocation type, how
 many attempts, and what a read timeout does.
 """
-import importlib.util
 import json
 import logging
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
-from sceptre.connection_manager import ConnectionManager
 from sceptre.context import SceptreContext
 from sceptre.exceptions import InvalidHookArgumentTypeError, InvalidHookArgumentValueError
 from sceptre.plan.plan import SceptrePlan
@@ -21,30 +18,11 @@ from sceptre.stack import Stack
 from fargate_platform.hooks import db_bootstrap
 from fargate_platform.hooks.db_bootstrap import DbBootstrap, DbBootstrapError
 
+import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
 
-def _load_harness():
-    name = "fp_tag_tests_harness"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "sceptre_project" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 FUNCTION = "fp-test-test-db-bootstrap"
 STACK = "test/services/orders/service"
 
-
-def _forget_sceptre_clients():
-    # Sceptre caches sessions and clients on the class for the whole process: drop them so
-    # this test's endpoints are used.
-    with ConnectionManager._client_lock:
-        ConnectionManager._clients.clear()
-    with ConnectionManager._session_lock:
-        ConnectionManager._boto_sessions.clear()
 
 
 @pytest.fixture
@@ -54,10 +32,10 @@ def lambda_api(monkeypatch, tmp_path):
         if name.startswith("AWS_"):
             monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
     yield api
     api.stop()
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
 
 
 def make_hook(argument):
@@ -189,7 +167,7 @@ def test_unreachable_lambda_api_is_a_clear_message(lambda_api, monkeypatch):
     closed = f"http://127.0.0.1:{harness.free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", closed)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the configuration read retries like any read
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
     with pytest.raises(DbBootstrapError, match=rf"^{STACK} - db_bootstrap: the Lambda API could not be reached to read the configuration of {FUNCTION}"):
         make_hook({"function": FUNCTION, "service": "orders"}).run()
 
@@ -237,13 +215,6 @@ def test_the_tag_is_loaded_from_a_sceptre_config():
     assert type(before) is DbBootstrap and type(after) is DbBootstrap
     assert before._argument["service"] == "orders" and after._argument["action"] == "disable"
     assert [dependency.name for dependency in stack.dependencies] == ["test/rds"]
-
-
-@pytest.fixture
-def moto_server():
-    server = harness.MotoServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

@@ -3,15 +3,12 @@
 moto's server rather than the in-process mock: the "keeps its priority after an
 update" case needs CloudFormation, which cannot be imported in this virtualenv.
 """
-import importlib.util
 import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
-from sceptre.connection_manager import ConnectionManager
 from sceptre.context import SceptreContext
 from sceptre.exceptions import InvalidResolverArgumentError
 from sceptre.plan.plan import SceptrePlan
@@ -20,37 +17,12 @@ from sceptre.stack import Stack
 from fargate_platform.resolvers import rule_priority as rp
 from fargate_platform.resolvers.rule_priority import RulePriority, RulePriorityError
 
+import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
 
-def _load_harness():
-    name = "fp_tag_tests_harness"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "sceptre_project" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 TEMPLATE = (harness.PROJECT / "templates" / "rule.yaml").read_text()
 SERVICE_STACK = "fp-test-test-services-orders-service"
 
 
-@pytest.fixture(scope="module")
-def moto_server():
-    server = harness.MotoServer().start()
-    yield server
-    server.stop()
-
-
-def _forget_sceptre_clients():
-    # Sceptre caches boto3 sessions and clients on the class, for the whole process:
-    # drop them so this module's endpoint (moto's server) is the one used.
-    with ConnectionManager._client_lock:
-        ConnectionManager._clients.clear()
-    with ConnectionManager._session_lock:
-        ConnectionManager._boto_sessions.clear()
 
 
 @pytest.fixture
@@ -61,13 +33,13 @@ def aws(moto_server, monkeypatch, tmp_path):
         if name.startswith("AWS_"):
             monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
     rp.BOOK.clear()
     elbv2, ec2 = moto_server.client("elbv2"), moto_server.client("ec2")
     vpc, listener = harness.create_listener(elbv2, ec2)
     yield type("Aws", (), {"elbv2": elbv2, "vpc": vpc, "listener": listener, "server": moto_server})
     rp.BOOK.clear()
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
 
 
 def make_stack(name="test/services/orders/service"):
@@ -131,11 +103,11 @@ def test_probing_moves_up_and_wraps():
 
 
 def test_pinned_priority_wins_without_any_aws_call(monkeypatch):
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{harness.free_port()}")  # nothing listens
     assert resolve({"listener": LISTENER, "host": "a.example.com", "priority": 120}) == "120"
     assert resolve({"listener": LISTENER, "host": "a.example.com", "priority": "7"}) == "7"
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
 
 
 # --- against moto -----------------------------------------------------------------------

@@ -1,15 +1,12 @@
 """`!secret` against moto: SSM SecureString, Secrets Manager string and JSON key, errors, no leaks."""
-import importlib.util
 import json
 import logging
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from sceptre.connection_manager import ConnectionManager
 from sceptre.context import SceptreContext
 from sceptre.exceptions import InvalidResolverArgumentError
 from sceptre.plan.plan import SceptrePlan
@@ -19,33 +16,14 @@ from sceptre.stack import Stack
 from fargate_platform.resolvers import secret
 from fargate_platform.resolvers.secret import Secret, SecretLookupError
 
+import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
 
-def _load_harness():
-    name = "fp_tag_tests_harness"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "sceptre_project" / "harness.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 
 DB_PASSWORD = "db-Pa55w0rd-5f1c2e"
 ADMIN_PASSWORD = "admin-Pa55-77aa01"
 API_TOKEN = "tok-9a8b7c6d5e"
 WHOLE_SECRET = "whole-secret-string-31c4"
 
-
-def _forget_sceptre_clients():
-    # Sceptre caches sessions and clients on the class for the whole process: a client made
-    # by another test for another endpoint must not answer here.
-    with ConnectionManager._client_lock:
-        ConnectionManager._clients.clear()
-    with ConnectionManager._session_lock:
-        ConnectionManager._boto_sessions.clear()
 
 
 @pytest.fixture
@@ -55,7 +33,7 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
     with mock_aws():
         ssm = boto3.client("ssm", region_name="us-east-1")
         key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
@@ -68,7 +46,7 @@ def aws(monkeypatch):
         sm.create_secret(Name="fp-test/test/whole", SecretString=WHOLE_SECRET)
         sm.create_secret(Name="fp-test/test/binary", SecretBinary=b"\x00\x01")
         yield
-    _forget_sceptre_clients()
+    harness.forget_sceptre_clients()
 
 
 def make_stack():
@@ -230,12 +208,6 @@ def test_generate_and_diff_use_placeholders_launch_raises(aws):
 
 # --- the real sceptre CLI against moto's server ---------------------------------------
 
-
-@pytest.fixture(scope="module")
-def moto_server():
-    server = harness.MotoServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Test harness for the tag tests: moto's server, a local Lambda invoke API, the sceptre CLI.
 
-Loaded by the tests with `load_harness()`-style importlib code (pytest runs with
---import-mode=importlib, so test folders are not on sys.path).
+Imported as `import harness`: tests/conftest.py puts this folder on sys.path (pytest
+runs with --import-mode=importlib, so test folders are not on it by themselves).
 
 - MotoServer runs the pinned moto server from .venvs/emulator on 127.0.0.1 (moto's
   server cannot live in the project's virtualenv, see the project's notes).
@@ -276,3 +276,14 @@ def add_rule(elbv2, listener, vpc, host, priority, service=None):
         Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
         Actions=[{"Type": "forward", "TargetGroupArn": group}],
     )["Rules"][0]
+
+
+def forget_sceptre_clients():
+    """Drop the boto3 sessions and clients Sceptre caches on its class for the whole
+    process, so a test's endpoints (moto's server, a stand-in API) are the ones used."""
+    from sceptre.connection_manager import ConnectionManager
+
+    with ConnectionManager._client_lock:
+        ConnectionManager._clients.clear()
+    with ConnectionManager._session_lock:
+        ConnectionManager._boto_sessions.clear()

@@ -47,68 +47,27 @@ def log_delivery_principal(region):
 
 
 def access_logs_bucket(template, environment):
-    bucket = template.add_resource(
-        s3.Bucket(
-            "AccessLogsBucket",
-            # ALB access logs can only be written with S3-managed keys.
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[
-                    s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-                    )
-                ]
-            ),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-            ),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="ExpireAccessLogs",
-                        Status="Enabled",
-                        ExpirationInDays=environment.log_retention_days,
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=1),
-                    )
-                ]
-            ),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
-            Metadata=common.checkov_skips(
-                ("CKV_AWS_18", "This bucket is the access log destination itself."),
-                ("CKV_AWS_21", "Versioning is enabled (checkov misreads the troposphere form)."),
-            ),
-            Tags=common.tags(environment),
-        )
+    return common.private_bucket(
+        template,
+        "AccessLogsBucket",
+        environment,
+        s3.LifecycleRule(
+            Id="ExpireAccessLogs",
+            Status="Enabled",
+            ExpirationInDays=environment.log_retention_days,
+            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=1),
+        ),
+        policy_statements=[
+            {
+                "Sid": "LoadBalancersWriteAccessLogs",
+                "Effect": "Allow",
+                "Principal": log_delivery_principal(environment.region),
+                "Action": "s3:PutObject",
+                "Resource": Sub("${AccessLogsBucket.Arn}/alb/AWSLogs/${AWS::AccountId}/*"),
+            }
+        ],
+        skips=[("CKV_AWS_18", "This bucket is the access log destination itself.")],
     )
-    template.add_resource(
-        s3.BucketPolicy(
-            "AccessLogsBucketPolicy",
-            Bucket=bucket.ref(),
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "LoadBalancersWriteAccessLogs",
-                        "Effect": "Allow",
-                        "Principal": log_delivery_principal(environment.region),
-                        "Action": "s3:PutObject",
-                        "Resource": Sub("${AccessLogsBucket.Arn}/alb/AWSLogs/${AWS::AccountId}/*"),
-                    },
-                    {
-                        "Sid": "TlsOnly",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.get_att("Arn"), Sub("${AccessLogsBucket.Arn}/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
-                ],
-            },
-        )
-    )
-    return bucket
 
 
 def security_groups(template, environment, vpc_id, https):

@@ -17,59 +17,17 @@ LAMBDA_RUNTIME = "python3.12"
 
 def artefacts(environment):
     template = common.new_template(f"{common.PROJECT_CODE} {environment.name}: artefacts bucket (Lambda code)")
-    bucket = template.add_resource(
-        s3.Bucket(
-            "ArtefactsBucket",
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[
-                    s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
-                        BucketKeyEnabled=True,
-                    )
-                ]
-            ),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-            ),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="ExpireReplacedCode",
-                        Status="Enabled",
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=90),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
-                    )
-                ]
-            ),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
-            Metadata=common.checkov_skips(
-                ("CKV_AWS_18", "Only the deploy pipeline writes here; CloudTrail records who did."),
-                ("CKV_AWS_21", "Versioning is enabled (checkov misreads the troposphere form)."),
-            ),
-            Tags=common.tags(environment),
-        )
-    )
-    template.add_resource(
-        s3.BucketPolicy(
-            "ArtefactsBucketPolicy",
-            Bucket=bucket.ref(),
-            PolicyDocument={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "TlsOnly",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.get_att("Arn"), Sub("${ArtefactsBucket.Arn}/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            },
-        )
+    bucket = common.private_bucket(
+        template,
+        "ArtefactsBucket",
+        environment,
+        s3.LifecycleRule(
+            Id="ExpireReplacedCode",
+            Status="Enabled",
+            NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=90),
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+        ),
+        skips=[("CKV_AWS_18", "Only the deploy pipeline writes here; CloudTrail records who did.")],
     )
     logs_key = common.retained_key(
         template,

@@ -226,6 +226,17 @@ class LocalPlatform:
         _terminate(process.pid)
         raise LocalError(f"the emulator did not answer within {START_TIMEOUT} s; see {self.log_file}")
 
+    def _is_our_emulator(self, pid):
+        """Whether `pid` is this project's emulator (a recorded pid may have been reused)."""
+        if not _alive(pid):
+            return False
+        try:
+            argv = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return bool(self.running())  # no /proc: ask the emulator itself
+        return (b"fargate_platform.local.emulator" in argv
+                and str(self.state_dir).encode() in argv)
+
     def ensure_database(self):
         """Start PostgreSQL if it is not running (also after someone stopped it); its facts."""
         facts = self.request("postgres", method="POST")
@@ -237,7 +248,7 @@ class LocalPlatform:
         """Stop the emulator (it stops PostgreSQL), then make sure PostgreSQL is down too."""
         record = self.recorded()
         stopped = False
-        if record and _alive(record.get("pid")):
+        if record and self._is_our_emulator(record.get("pid")):
             _terminate(int(record["pid"]))
             stopped = True
         postgres_dir = self.state_dir / "postgres"

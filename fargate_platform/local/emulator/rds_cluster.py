@@ -23,6 +23,9 @@ What runs instead (registered in moto's CloudFormation model map):
   created if missing. Delete removes nothing from the server: the data survives
   whatever the DeletionPolicy (Snapshot and Retain are thus respected; a local
   `Delete` policy keeps the data too, so the local platform never loses it).
+  Limitation: moto decides what an update modifies by comparing template text,
+  so a new admin-secret Version (a rotation through RotationToken) reaches the
+  cluster only when the cluster's own template text changes too.
 - ClusterAwareDBInstance (`AWS::RDS::DBInstance`): an instance with
   DBClusterIdentifier is a no-op member of its cluster (GetAtt Endpoint.* give
   the cluster's); any other instance is left to moto's own model.

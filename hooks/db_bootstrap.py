@@ -101,15 +101,23 @@ def parse_argument(argument):
     return function.strip(), service, action
 
 
+# One client per (session, read timeout) for the process: every service's hook of a
+# launch shares it instead of building its own under the lock above, one at a time.
+_lambda_clients = {}
+
+
 def lambda_client(session, read_timeout):
     """A Lambda client that makes one attempt and waits `read_timeout` seconds for the answer."""
-    config = Config(
-        read_timeout=read_timeout,
-        connect_timeout=CONNECT_TIMEOUT,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-    )
     with _client_lock:
-        return session.client("lambda", config=config)
+        client = _lambda_clients.get((session, read_timeout))
+        if client is None:
+            config = Config(
+                read_timeout=read_timeout,
+                connect_timeout=CONNECT_TIMEOUT,
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            )
+            client = _lambda_clients[(session, read_timeout)] = session.client("lambda", config=config)
+        return client
 
 
 def function_timeout(call, function):

@@ -201,9 +201,10 @@ def load_balancer(template, environment, alb, alb_group, subnets, logs_bucket):
     count = len(environment.services_on(alb))
     common.output(template, f"{prefix}ListenerArn", listener.ref(), f"Listener of ALB {alb} ({count} services)")
     common.output(template, f"{prefix}DnsName", balancer.get_att("DNSName"), f"DNS name of ALB {alb}")
-    common.output(
-        template, f"{prefix}CanonicalHostedZoneId", balancer.get_att("CanonicalHostedZoneID"), f"Zone of ALB {alb}"
-    )
+    if environment.hosted_zone_id:  # only alias records need it (the local emulator cannot resolve it)
+        common.output(
+            template, f"{prefix}CanonicalHostedZoneId", balancer.get_att("CanonicalHostedZoneID"), f"Zone of ALB {alb}"
+        )
 
 
 def sceptre_handler(sceptre_user_data):

@@ -252,3 +252,13 @@ def test_cli_launch_runs_ensure_first_and_delete_runs_disable(moto_server, tmp_p
         assert "db_bootstrap disable: service orders: role orders disabled" in deleted.stdout + deleted.stderr
     finally:
         api.stop()
+
+
+def test_one_client_per_session_and_read_timeout():
+    session, other_session = boto3.Session(region_name="us-east-1"), boto3.Session(region_name="us-east-1")
+    client = db_bootstrap.lambda_client(session, 90)
+    assert db_bootstrap.lambda_client(session, 90) is client
+    assert db_bootstrap.lambda_client(session, 120) is not client
+    assert db_bootstrap.lambda_client(other_session, 90) is not client
+    assert client.meta.config.read_timeout == 90
+    assert client.meta.config.retries["total_max_attempts"] == 1

@@ -264,11 +264,16 @@ def _database(section):
     return database
 
 
-def _environment(path, env_name, project_region):
+def _top_section(path, key):
+    """The file's YAML, and its one top-level key that holds the platform's settings."""
     raw = _read_yaml(path)
-    if "environment" not in raw:
-        raise ConfigError(f"{path}: environment: required key is missing")
-    section = _Section(raw["environment"], str(path), "environment")
+    if key not in raw:
+        raise ConfigError(f"{path}: {key}: required key is missing")
+    return raw, _Section(raw[key], str(path), key)
+
+
+def _environment(path, env_name, project_region):
+    raw, section = _top_section(path, "environment")
     name = section.get("name", str)
     if name != env_name:
         raise ConfigError(f"{section.where('name')}: {name!r} does not match its folder {env_name!r}")
@@ -325,10 +330,7 @@ def _statement(statement, where):
 
 
 def _service(path, service_name, environment):
-    raw = _read_yaml(path)
-    if "service" not in raw:
-        raise ConfigError(f"{path}: service: required key is missing")
-    section = _Section(raw["service"], str(path), "service")
+    _, section = _top_section(path, "service")
     name = section.get("name", str)
     try:
         names.validate_service_name(name)

@@ -236,6 +236,10 @@ class DbBootstrap(Hook):
 
     def run(self):
         function, service, action = parse_argument(self.argument)
+        if action == "ensure":
+            # Render the stack's template first (Sceptre keeps it for the launch): a bad
+            # configuration then fails here, before any database or credential is made.
+            self.stack.template.body
         connection_manager = self.stack.connection_manager
 
         def call(command, kwargs):

@@ -38,9 +38,10 @@ def lambda_api(monkeypatch, tmp_path):
     harness.forget_sceptre_clients()
 
 
-def make_hook(argument):
+def make_hook(argument, template="service.yaml"):
     stack = Stack(name=STACK, project_code="fp-test", region="us-east-1",
-                  template_handler_config={"type": "file", "path": "service.yaml"})
+                  template_handler_config={"type": "file", "path": template},
+                  stack_group_config={"project_path": str(harness.PROJECT)})
     return DbBootstrap(argument, stack)
 
 
@@ -262,3 +263,11 @@ def test_one_client_per_session_and_read_timeout():
     assert db_bootstrap.lambda_client(other_session, 90) is not client
     assert client.meta.config.read_timeout == 90
     assert client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_a_template_that_does_not_render_stops_ensure_before_the_function_runs(lambda_api, tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def sceptre_handler(sceptre_user_data):\n    raise ValueError('bad service config')\n")
+    with pytest.raises(Exception, match="bad service config"):
+        make_hook({"function": FUNCTION, "service": "orders"}, template=str(broken)).run()
+    assert lambda_api.requests == []

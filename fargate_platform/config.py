@@ -50,6 +50,7 @@ AWS_ID = {
     "vpc_id": re.compile(r"^vpc-[0-9a-f]{8,17}$"),
     "subnet": re.compile(r"^subnet-[0-9a-f]{8,17}$"),
 }
+PRIVATE_ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/")
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 HOSTED_ZONE_ID = re.compile(r"^Z[0-9A-Z]{1,31}$")
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
@@ -256,8 +257,8 @@ def _database(section):
         ca_bundle=section.get("ca_bundle", str),
         admin_username=section.get(
             "admin_username", str, default="platform_admin",
-            check=re.compile(r"^[a-z][a-z0-9_]{0,15}$").match,
-            explain="1 to 16 lowercase letters, digits or '_'",
+            check=lambda v: re.fullmatch(r"[a-z][a-z0-9_]{0,62}", v) and v != "rdsadmin" and not v.startswith(("pg_", "rds_")),
+            explain="1 to 63 lowercase letters, digits or '_', not rdsadmin, pg_* or rds_*",
         ),
     )
     section.finish()
@@ -307,6 +308,16 @@ def _environment(path, env_name, project_region):
         deletion_protection=section.get("deletion_protection", bool),
         termination_protection=section.get("termination_protection", bool, default=False),
     )
+    if environment.certificate_arn and environment.certificate_arn.split(":")[3] != environment.region:
+        raise ConfigError(
+            f"{section.where('certificate_arn')}: the certificate is in {environment.certificate_arn.split(':')[3]}; "
+            f"a load balancer in {environment.region} needs one from its own region"
+        )
+    if environment.lambda_target == "local" and name != "local":
+        raise ConfigError(
+            f"{section.where('lambda_target')}: 'local' builds the functions for this machine's Python, "
+            "for the local emulator only; AWS environments use python3.12"
+        )
     section.finish()
     return environment
 
@@ -423,6 +434,13 @@ def _check_across_services(environment):
                     f"{service.file}: service.priority: {service.priority} is already pinned by {seen_priorities[key]}"
                 )
             seen_priorities[key] = service.file
+    if environment.network.existing is None and environment.network.nat_gateways == 0:
+        for service in environment.services.values():
+            if not PRIVATE_ECR_IMAGE.match(service.image):
+                raise ConfigError(
+                    f"{service.file}: service.image: without a NAT gateway the tasks reach only the account's "
+                    f"own ECR (through the VPC endpoints), not {service.image.split('/')[0]}"
+                )
     for alb in environment.albs:
         count = len(environment.services_on(alb))
         if count > MAX_SERVICES_PER_ALB:

@@ -25,6 +25,11 @@ ELB_LOG_ACCOUNTS = {
     "eu-west-2": "652711504416",
     "eu-west-3": "009996457667",
     "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-northeast-3": "383597477331",
+    "me-south-1": "076674570225",
     "ap-south-1": "718504428378",
     "ap-northeast-1": "582318560864",
     "ap-northeast-2": "600734575887",
@@ -42,7 +47,7 @@ def alb_output_prefix(alb):
 def log_delivery_principal(region):
     account = ELB_LOG_ACCOUNTS.get(region)
     if account:
-        return {"AWS": f"arn:aws:iam::{account}:root"}
+        return {"AWS": Sub(f"arn:${{AWS::Partition}}:iam::{account}:root")}
     return {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
 
 
@@ -84,6 +89,8 @@ def security_groups(template, environment, vpc_id, https):
                 )
                 for port in ports
             ],
+            # Inline, so EC2 drops the default allow-all egress; AlbToContainers adds the real rule.
+            SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")],
             Metadata=common.checkov_skips(
                 ("CKV_AWS_260", "The public load balancer takes HTTP on 80 to redirect it to HTTPS (or, with no "
                                 "certificate configured, to serve it)."),
@@ -111,7 +118,7 @@ def security_groups(template, environment, vpc_id, https):
             Tags=common.tags(environment, Name=common.name(environment, "containers")),
         )
     )
-    # Replaces the ALB group's default allow-all egress: it only talks to the tasks.
+    # The ALB group's only egress: to the tasks.
     template.add_resource(
         ec2.SecurityGroupEgress(
             "AlbToContainers",

@@ -187,10 +187,17 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
                 "Resource": common.ssm_parameter_arn(f"{root}/*/db/*"),
             },
             {
-                "Sid": "UseTheDataKey",
+                # Through SSM, for the environment's parameters only: any key of the account, so
+                # credentials kept from before a delete (under the old, retained key) stay readable
+                # and are re-encrypted with the current one.
+                "Sid": "UseDataKeysThroughSsm",
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": data_key.get_att("Arn"),
+                "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com")},
+                    "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(f"{root}/*")},
+                },
             },
             {
                 # Lambda manages the function's network interfaces: these actions take no resource ARN.
@@ -278,7 +285,6 @@ def sceptre_handler(sceptre_user_data):
     admin_secret = template.add_resource(
         AdminSecret(
             "AdminSecret",
-            DependsOn=["DataKeyAlias"],  # the function's KMS permission names the key by its alias
             ServiceToken=admin_secret_function.ref(),
             ServiceTimeout=CUSTOM_RESOURCE_TIMEOUT_SECONDS,
             ParameterName=names.admin_password_parameter(environment.parameter_root),

@@ -97,7 +97,8 @@ def task_role(template, environment, service, params):
             "Sid": "NoOtherServicesParameters",
             "Effect": "Deny",
             "Action": ["ssm:GetParameter*", "ssm:PutParameter", "ssm:DeleteParameter*"],
-            "NotResource": own_path,
+            # the path itself too: it is the resource of GetParametersByPath
+            "NotResource": [own_path, common.ssm_parameter_arn(names.service_parameter_path(root, service.name))],
         },
         {
             "Sid": "NoOtherServicesCredentials",
@@ -226,7 +227,8 @@ def sceptre_handler(sceptre_user_data):
             Cluster=params["ClusterName"].ref(),
             TaskDefinition=definition.ref(),
             LaunchType="FARGATE",
-            DesiredCount=service.desired_count,
+            # No DesiredCount: an update would reset what autoscaling set. The scalable
+            # target's minimum (scaling.min, default desired_count) brings a new service up.
             HealthCheckGracePeriodSeconds=60,
             DeploymentConfiguration=ecs.DeploymentConfiguration(
                 DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),

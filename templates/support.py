@@ -110,14 +110,17 @@ def functions(environment):
                 "Resource": common.ssm_parameter_arn(admin_parameter),
             },
             {
-                # The data key lives in the rds stack, created after this one: name it by its alias.
-                "Sid": "EncryptWithTheDataKey",
+                # The data key is made later, by the rds stack; SSM encrypts this one parameter
+                # under its ARN as encryption context, which scopes the grant to any key of the
+                # account (a relaunch after a delete brings a new key, the parameter has the old).
+                "Sid": "EncryptTheAdminPasswordThroughSsm",
                 "Effect": "Allow",
                 "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
                 "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
                 "Condition": {
-                    "ForAnyValue:StringEquals": {
-                        "kms:ResourceAliases": names.data_key_alias(common.PROJECT_CODE, environment.name)
+                    "StringEquals": {
+                        "kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com"),
+                        "kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(admin_parameter),
                     }
                 },
             },

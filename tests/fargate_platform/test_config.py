@@ -72,6 +72,13 @@ BAD_ENVIRONMENTS = [
      "environment.log_retention_days: invalid value 10"),
     ("certificate", lambda d: d["environment"].update(certificate_arn="arn:aws:iam::1:cert"),
      "environment.certificate_arn: invalid value"),
+    ("certificate of another region", lambda d: d["environment"].update(
+        certificate_arn="arn:aws:acm:us-east-1:111111111111:certificate/00000000-0000-0000-0000-000000000001"),
+     "environment.certificate_arn: the certificate is in us-east-1; a load balancer in eu-west-1 needs one"),
+    ("local functions in AWS", lambda d: d["environment"].update(lambda_target="local"),
+     "environment.lambda_target: 'local' builds the functions for this machine's Python"),
+    ("reserved admin", lambda d: d["environment"]["database"].update(admin_username="rdsadmin"),
+     "environment.database.admin_username: invalid value 'rdsadmin'"),
     ("existing vpc without subnets", lambda d: d["environment"]["network"].update(existing={"vpc_id": "vpc-0123456789abcdef0"}),
      "environment.network.existing.public_subnet_ids: required key is missing"),
 ]
@@ -163,3 +170,24 @@ def test_sceptre_prints_the_error_alone_and_fails(project):
     assert result.returncode == 1
     assert f"{service_file(project)}: service.memory: Fargate does not run cpu 256 with memory 3000" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_without_nat_every_image_comes_from_the_accounts_ecr(project):
+    edit(env_file(project), lambda d: d["environment"]["network"].update(nat_gateways=0, interface_endpoints=True))
+    with pytest.raises(config.ConfigError, match=r"service.image: without a NAT gateway the tasks reach only the account's own ECR"):
+        config.load_environment(project, "dev")
+    for service in ("order", "inventory"):
+        edit(service_file(project, service), lambda d: d["service"].update(
+            image=f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/{service}:1.0"))
+    assert config.load_environment(project, "dev").network.nat_gateways == 0
+
+
+def test_a_long_admin_username_is_fine(project):
+    edit(env_file(project), lambda d: d["environment"]["database"].update(admin_username="a" * 63))
+    assert config.load_environment(project, "dev").database.admin_username == "a" * 63
+
+
+def test_an_image_pinned_by_digest_is_accepted(project):
+    digest = "public.ecr.aws/nginx/nginx-unprivileged:1.27@sha256:" + "0123456789abcdef" * 4
+    edit(service_file(project), lambda d: d["service"].update(image=digest))
+    assert config.load_environment(project, "dev").services["order"].image == digest

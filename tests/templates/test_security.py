@@ -97,6 +97,8 @@ def test_tasks_run_in_private_subnets_without_public_ip(templates, environment):
         for subnet in network["Subnets"]:
             assert subnet["Fn::Select"][1] == {"Ref": "PrivateSubnetIds"}
         assert ecs_service["DependsOn"] == ["ListenerRule"]
+        # autoscaling owns the count: an update must not reset it
+        assert "DesiredCount" not in ecs_service["Properties"]
         breaker = ecs_service["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]
         assert breaker == {"Enable": True, "Rollback": True}
 
@@ -116,7 +118,8 @@ def test_each_service_reads_only_its_own_parameters(templates, environment):
                 assert condition["Fn::Sub"].endswith(own)
         task = roles["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         denies = {s["Sid"]: s for s in task if s["Effect"] == "Deny"}
-        assert denies["NoOtherServicesParameters"]["NotResource"]["Fn::Sub"].endswith(own)
+        own_path, path_itself = denies["NoOtherServicesParameters"]["NotResource"]
+        assert own_path["Fn::Sub"].endswith(own) and path_itself["Fn::Sub"].endswith(own[:-2])
         assert denies["NoOtherServicesCredentials"]["Condition"]["StringNotLike"][
             "kms:EncryptionContext:PARAMETER_ARN"]["Fn::Sub"].endswith(own)
         for role in roles.values():
@@ -193,3 +196,12 @@ def test_service_logs_are_encrypted_kept_and_masked(templates, environment):
         identifiers = log_group["DataProtectionPolicy"]["Statement"][1]["DataIdentifier"]
         assert any("EmailAddress" in i["Fn::Sub"] for i in identifiers)
         assert "Deidentify" in log_group["DataProtectionPolicy"]["Statement"][1]["Operation"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_security_groups_have_no_default_allow_all_egress_where_they_need_none(templates, environment):
+    for stack_name, title in (("cluster", "AlbSecurityGroup"), ("rds", "DatabaseSecurityGroup")):
+        group = stack(templates, environment, stack_name)["Resources"][title]["Properties"]
+        assert group["SecurityGroupEgress"] == [
+            {"CidrIp": "127.0.0.1/32", "Description": "No egress", "IpProtocol": "-1"}
+        ], title

@@ -382,6 +382,9 @@ class CustomResource:
                 self._dispatch(request, responder)
         finally:
             guard.cancel()
+            # cancel() does not stop a timer that already fired: wait for its answer's
+            # PUT, or Lambda freezes the process with the answer in flight.
+            guard.join()
         return {"Status": responder.sent_status, "RequestId": request.request_id}
 
     def _dispatch(self, request, responder):

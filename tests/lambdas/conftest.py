@@ -54,6 +54,7 @@ class ResponseServer:
         self.answers = []  # accepted
         self.attempts = 0
         self.fail_first = 0
+        self.delay = 0.0  # seconds each PUT waits before it is recorded and answered
         self._lock = threading.Lock()
         recorder = self
 
@@ -61,6 +62,8 @@ class ResponseServer:
             def do_PUT(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
+                if recorder.delay:
+                    time.sleep(recorder.delay)
                 with recorder._lock:
                     recorder.attempts += 1
                     failing = recorder.attempts <= recorder.fail_first

@@ -130,6 +130,18 @@ def test_timeout_guard_answers_failed_before_the_deadline(response_server, cfn_e
     assert "result arrived after the timeout answer" in capsys.readouterr().out
 
 
+def test_handler_returns_only_after_the_timers_answer_is_delivered(response_server, cfn_event, lambda_context):
+    # Lambda freezes the process once the handler returns: a FAILED answer the timer is
+    # still sending would never arrive. The work ends while that PUT is in flight.
+    response_server.delay = 0.45
+    resource = Probe(sleep=2.3)
+    context = lambda_context(3.0)  # the timer fires at 2.25 s (margin: a quarter)
+    resource.handle(cfn_event("Create", {"Name": "slow"}), context)
+    [answer] = response_server.answers
+    assert answer.body["Status"] == "FAILED" and "timed out" in answer.body["Reason"]
+    assert answer.at - context.started < context.seconds
+
+
 def test_delete_after_failed_create_is_a_successful_no_op(response_server, cfn_event, lambda_context):
     resource = Probe()
     resource.handle(cfn_event("Create", {"Name": "BAD NAME"}), lambda_context(10))

@@ -321,7 +321,9 @@ class CustomResource:
 
     validate(properties) -> dict        raise InvalidProperties; runs before anything else
     create(properties, request) -> Result
-    update(properties, request) -> Result      request.old_properties, request.physical_id
+    update(properties, request) -> Result      request.old_properties (None when they no
+                                               longer validate: see request.raw_old_properties),
+                                               request.physical_id
     delete(properties, request) -> None
 
     The handler is `resource.handle(event, context)`.
@@ -402,9 +404,17 @@ class CustomResource:
             if request.request_type == "Update":
                 try:
                     request.old_properties = self.validate(request.raw_old_properties)
-                except InvalidProperties:
-                    request.old_properties = None  # the update still has what it needs
+                except InvalidProperties as error:
+                    # The rules changed since: the resource compares the raw old values.
+                    log.info("old properties no longer validate", error=str(error))
+                    request.old_properties = None
         except InvalidProperties as error:
+            if request.request_type == "Delete":
+                # The rules or the function's configuration changed since Create: a FAILED
+                # Delete would block the stack's deletion for good, so do nothing.
+                log.warning("properties no longer validate: nothing deleted", error=str(error))
+                responder.send("SUCCESS", "properties no longer validate: nothing deleted", request.physical_id)
+                return
             responder.send("FAILED", f"{self.name}: {error}", self._failure_physical_id(request))
             return
         try:

@@ -95,6 +95,8 @@ class AdminSecret(CustomResource):
 
     def update(self, properties, request):
         old = request.old_properties
+        if old is None:
+            old = self._raw_old_values(request)
         name = properties["ParameterName"]
         if old is None or old["ParameterName"] != name:
             # A new name is a new resource; CloudFormation then deletes the old one,
@@ -158,6 +160,18 @@ class AdminSecret(CustomResource):
         if parameter.get("Type") != "SecureString":
             raise ValueError(f"parameter {name} exists but is a {parameter.get('Type')}, not a SecureString")
         return parameter["Version"]
+
+    @staticmethod
+    def _raw_old_values(request):
+        """The old properties as sent, when they no longer validate (the rules changed
+        since): compared as they are, so an unchanged token does not rotate the password
+        and a changed one does."""
+        raw = request.raw_old_properties if isinstance(request.raw_old_properties, dict) else {}
+        return {
+            "ParameterName": raw.get("ParameterName"),
+            "KeyId": raw.get("KeyId"),
+            "RotationToken": raw.get("RotationToken", ""),
+        }
 
     @staticmethod
     def _result(name, version):

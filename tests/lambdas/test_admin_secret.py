@@ -146,6 +146,31 @@ def test_delete_after_a_failed_create_succeeds_and_keeps_everything(kms_key, inv
     assert stored()["Value"] == "visible"
 
 
+def test_delete_succeeds_when_the_properties_no_longer_validate(kms_key, invoke, monkeypatch):
+    properties = {"ParameterName": NAME, "KeyId": kms_key}
+    invoke("Create", properties)
+    monkeypatch.setenv("PARAMETER_ROOT", "/fargate-platform/moved")  # NAME is now outside it
+    body = invoke("Delete", properties, physical_id=NAME)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", NAME)
+    assert stored()["Value"]  # kept
+
+
+def test_update_compares_raw_old_values_when_the_old_properties_no_longer_validate(kms_keys, invoke):
+    legacy = {"ParameterName": NAME, "KeyId": kms_keys[0], "RotationToken": "old token!"}  # now invalid
+    boto3.client("ssm").put_parameter(Name=NAME, Value="Legacy-Passw0rd", Type="SecureString", KeyId=kms_keys[0])
+    unchanged = invoke("Update", {**legacy, "RotationToken": "old-token"}, physical_id=NAME,
+                       old_properties={**legacy, "RotationToken": "old-token", "Retired": "x"})
+    assert (unchanged["Status"], unchanged["Data"]["Version"]) == ("SUCCESS", "1")
+    assert stored()["Value"] == "Legacy-Passw0rd"
+    rotated = invoke("Update", {**legacy, "RotationToken": "new-token"}, physical_id=NAME, old_properties=legacy)
+    assert (rotated["Status"], rotated["Data"]["Version"]) == ("SUCCESS", "2")
+    assert stored()["Value"] != "Legacy-Passw0rd"
+    rekeyed = invoke("Update", {**legacy, "RotationToken": "new-token", "KeyId": kms_keys[1]}, physical_id=NAME,
+                     old_properties={**legacy, "RotationToken": "new-token", "Retired": "x"})
+    assert (rekeyed["Status"], rekeyed["Data"]["Version"]) == ("SUCCESS", "3")
+    assert key_of() == kms_keys[1]
+
+
 def test_generated_passwords_meet_rds_rules():
     passwords = {generate_password() for _ in range(200)}
     assert len(passwords) == 200

@@ -161,6 +161,20 @@ def test_delete_of_a_created_resource_runs_delete(response_server, cfn_event, la
     assert resource.calls == ["delete"]
 
 
+def test_delete_with_properties_that_no_longer_validate_succeeds_and_does_nothing(response_server, cfn_event,
+                                                                                 lambda_context, capsys):
+    # The rules (or the function's configuration) changed since Create: a FAILED Delete
+    # would block the stack's deletion for good.
+    resource = Probe()
+    resource.handle(cfn_event("Delete", {"Name": "NOW INVALID"}, physical_id="id-old"), lambda_context(10))
+    [answer] = response_server.answers
+    assert (answer.body["Status"], answer.body["PhysicalResourceId"]) == ("SUCCESS", "id-old")
+    assert resource.calls == []
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert any("no longer validate" in line["message"] and "invalid property Name" in line["error"]
+               for line in lines if "error" in line)
+
+
 def test_put_failing_once_is_retried_and_answers_once(response_server, cfn_event, lambda_context):
     response_server.fail_first = 1
     context = lambda_context(10)

@@ -24,8 +24,9 @@ PROJECT_CODE = "fargate-platform"
 
 # A hard limit of an Application Load Balancer: target groups per load balancer.
 MAX_SERVICES_PER_ALB = 100
-# ALB listener rule priorities.
-MIN_PRIORITY, MAX_PRIORITY = 1, 50000
+# ALB listener rule priorities a service may pin: !rule_priority chooses the others
+# from 1000 up, so a pin never meets an automatic priority.
+MIN_PRIORITY, MAX_PRIORITY = 1, 999
 
 # Fargate's task sizes: cpu units -> allowed memory (MiB).
 FARGATE_SIZES = {
@@ -212,6 +213,9 @@ def _network(section):
                 if not isinstance(subnet, str) or not AWS_ID["subnet"].match(subnet):
                     raise ConfigError(f"{ex.where(key)}: invalid subnet id {subnet!r}")
             subnets[key] = list(ids)
+        shared = set(subnets["public_subnet_ids"]) & set(subnets["private_subnet_ids"])
+        if shared:
+            raise ConfigError(f"{ex.where('private_subnet_ids')}: {', '.join(sorted(shared))} is also a public subnet")
         ex.finish()
         has_way_out = section.get("has_way_out", bool, default=False)
         if not has_way_out:
@@ -409,7 +413,8 @@ def _service(path, service_name, environment):
         task_role_statements=statements,
         log_retention_days=section.get("log_retention_days", int, default=environment.log_retention_days,
                                        check=LOG_RETENTION_DAYS.__contains__),
-        priority=section.get("priority", int, default=None, check=_between(MIN_PRIORITY, MAX_PRIORITY)),
+        priority=section.get("priority", int, default=None, check=_between(MIN_PRIORITY, MAX_PRIORITY),
+                             explain=f"pin {MIN_PRIORITY} to {MAX_PRIORITY}; automatic priorities start at 1000"),
         alb=section.get("alb", str, default=environment.albs[0], check=environment.albs.__contains__,
                         explain=f"one of the environment's albs {list(environment.albs)}"),
     )
@@ -420,8 +425,14 @@ def _service(path, service_name, environment):
 
 
 def _check_across_services(environment):
-    seen_hosts, seen_priorities = {}, {}
+    seen_hosts, seen_priorities, seen_databases = {}, {}, {}
     for service in environment.services.values():
+        if service.database in seen_databases:
+            raise ConfigError(
+                f"{service.file}: service.name: {service.name!r} gets the PostgreSQL role and database "
+                f"{service.database!r} ('-' becomes '_'), already those of {seen_databases[service.database]}"
+            )
+        seen_databases[service.database] = service.file
         if service.host in seen_hosts:
             raise ConfigError(
                 f"{service.file}: service.host: {service.host!r} is already used by {seen_hosts[service.host]}"

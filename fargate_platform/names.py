@@ -24,6 +24,9 @@ RESERVED_NAMES = frozenset(
         "rds_password",
         "rds_iam",
         "rdstopmgr",
+        "rdsrepladmin",
+        "rdswriteforwarduser",
+        "rds_ad",
         "public",
         "pg_signal_backend",
         "admin",
@@ -49,7 +52,9 @@ def validate_service_name(name):
             f"invalid service name {name!r}: use 1 to 32 characters, lowercase "
             "letters, digits, '-' or '_', starting with a letter"
         )
-    if name in RESERVED_NAMES or name.startswith("pg_") or database_name(name) in RESERVED_NAMES:
+    # Checked on the PostgreSQL name too: `pg-x` becomes the reserved `pg_x`.
+    database = database_name(name)
+    if name in RESERVED_NAMES or database in RESERVED_NAMES or database.startswith(("pg_", "rds_")):
         raise InvalidNameError(f"invalid service name {name!r}: the name is reserved")
     return name
 

@@ -1,10 +1,17 @@
 """`!db_bootstrap`: run the rds stack's bootstrap function for one service.
 
     hooks:
-      before_launch:
+      before_create:
+        - !db_bootstrap {function: !stack_output dev/rds.yaml::BootstrapFunctionName, service: orders}
+      before_update:
         - !db_bootstrap {function: !stack_output dev/rds.yaml::BootstrapFunctionName, service: orders}
       after_delete:
         - !db_bootstrap {function: !stack_output dev/rds.yaml::BootstrapFunctionName, service: orders, action: disable}
+
+Ensure runs before create and update, not before launch: `sceptre launch` of a stack
+left in ROLLBACK_COMPLETE first deletes it (firing after_delete, so disable) and then
+creates it, and ensure must come last. Disable does nothing while the stack still
+exists (a delete that failed leaves the service running).
 
 Arguments: `function` (name or ARN of the bootstrap function), `service` (a valid
 service name) and `action` (`ensure`, the default, or `disable`). Purging is not a
@@ -231,6 +238,19 @@ def run_function(session, call, function, payload):
     return invoke(client, function, payload)
 
 
+def stack_exists(stack):
+    """Whether CloudFormation still has the stack (a failed delete leaves it)."""
+    try:
+        stacks = stack.connection_manager.call(
+            "cloudformation", "describe_stacks", {"StackName": stack.external_name}
+        )["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            return False
+        raise
+    return any(s.get("StackStatus") != "DELETE_COMPLETE" for s in stacks)
+
+
 class DbBootstrap(Hook):
     """Creates (ensure) or disables (disable) one service's database role through the bootstrap function."""
 
@@ -245,6 +265,9 @@ class DbBootstrap(Hook):
         def call(command, kwargs):
             return connection_manager.call("lambda", command, kwargs)
 
+        if action == "disable" and stack_exists(self.stack):
+            self.logger.info(f"db_bootstrap disable skipped: {self.stack.external_name} still exists")
+            return None
         try:
             result = run_function(
                 connection_manager.get_session(), call, function, {"service": service, "action": action}

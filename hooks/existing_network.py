@@ -3,7 +3,8 @@ of the network stack, where the environment names an existing VPC).
 
 The config check (fargate_platform.config) knows the ids are well formed; this hook
 checks, before anything is launched, that they exist in the account and region, that
-the subnets belong to that VPC, and that each set spans two availability zones.
+the subnets belong to that VPC, and that the first two of each list (the ones the
+templates use) are in two availability zones.
 """
 from sceptre.exceptions import InvalidHookArgumentValueError, SceptreException
 from sceptre.hooks import Hook
@@ -32,10 +33,12 @@ def check_existing_network(call, vpc_id, public_subnet_ids, private_subnet_ids):
         elsewhere = [i for i in ids if found[i]["VpcId"] != vpc_id]
         if elsewhere:
             raise ExistingNetworkError(f"existing network: {role} subnet(s) {', '.join(elsewhere)} are not in {vpc_id}")
-        zones = {found[i]["AvailabilityZone"] for i in ids}
-        if len(zones) < 2:
+        # The templates use the first two subnets of each list: those must be in two zones.
+        first, second = (found[i]["AvailabilityZone"] for i in ids[:2])
+        if first == second:
             raise ExistingNetworkError(
-                f"existing network: the {role} subnets are all in {zones.pop()}: name subnets in two availability zones"
+                f"existing network: the first two {role} subnets are both in {first}: "
+                "list first two subnets in different availability zones"
             )
 
 

@@ -82,10 +82,11 @@ def parse_argument(argument):
 
 def parse_priority(value):
     text = str(value).strip() if not isinstance(value, bool) else ""
-    if not text.isdigit() or not MIN_PRIORITY <= int(text) <= MAX_PRIORITY:
+    # Pins stay below the automatic slots, so a pin can never meet an automatic priority.
+    if not text.isdigit() or not MIN_PRIORITY <= int(text) < AUTO_FIRST:
         raise RuleArgumentError(
             f"!rule_priority argument `priority` must be an integer from {MIN_PRIORITY} "
-            f"to {MAX_PRIORITY}; it is {value!r}"
+            f"to {AUTO_FIRST - 1}; it is {value!r}"
         )
     return int(text)
 

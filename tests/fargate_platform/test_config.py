@@ -98,6 +98,7 @@ BAD_SERVICES = [
     ("sql in name", lambda s: s.update(name="order;drop"), "service.name: invalid service name"),
     ("trailing newline", lambda s: s.update(name="order\n"), "service.name: invalid service name"),
     ("reserved name", lambda s: s.update(name="postgres"), "service.name: invalid service name 'postgres': the name is reserved"),
+    ("reserved once underscored", lambda s: s.update(name="pg-stats"), "service.name: invalid service name 'pg-stats': the name is reserved"),
     ("fargate size", lambda s: s.update(cpu=256, memory=4096), "service.memory: Fargate does not run cpu 256 with memory 4096"),
     ("fargate cpu", lambda s: s.update(cpu=300), "service.cpu: invalid value 300"),
     ("missing image", lambda s: s.pop("image"), "service.image: required key is missing"),
@@ -110,7 +111,7 @@ BAD_SERVICES = [
     ("star on star", lambda s: s.update(task_role_statements=[{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]),
      "service.task_role_statements[0]: a statement may not allow every action"),
     ("unknown alb", lambda s: s.update(alb="other"), "service.alb: invalid value 'other'"),
-    ("priority out of range", lambda s: s.update(priority=50001), "service.priority: invalid value 50001"),
+    ("priority out of range", lambda s: s.update(priority=1000), "service.priority: invalid value 1000"),
     ("scaling bounds", lambda s: s.update(scaling={"min": 5, "max": 2}), "service.scaling.min: 5 is above scaling.max 2"),
 ]
 
@@ -191,3 +192,20 @@ def test_an_image_pinned_by_digest_is_accepted(project):
     digest = "public.ecr.aws/nginx/nginx-unprivileged:1.27@sha256:" + "0123456789abcdef" * 4
     edit(service_file(project), lambda d: d["service"].update(image=digest))
     assert config.load_environment(project, "dev").services["order"].image == digest
+
+
+def test_two_services_that_would_share_a_database(project):
+    add_service(project, "order-api")
+    add_service(project, "order_api", host="order-api-2.dev.example.com")
+    with pytest.raises(config.ConfigError, match=r"service.name: 'order_api' gets the PostgreSQL role and database 'order_api' .*order-api"):
+        config.load_environment(project, "dev")
+
+
+def test_a_subnet_both_public_and_private(project):
+    both = "subnet-00000000000000001"
+    edit(env_file(project), lambda d: d["environment"].update(network={
+        "existing": {"vpc_id": "vpc-0123456789abcdef0", "public_subnet_ids": [both, "subnet-00000000000000002"],
+                     "private_subnet_ids": [both, "subnet-00000000000000003"]},
+        "has_way_out": True}))
+    with pytest.raises(config.ConfigError, match=rf"environment.network.existing.private_subnet_ids: {both} is also a public subnet"):
+        config.load_environment(project, "dev")

@@ -97,7 +97,16 @@ def test_invokes_once_with_only_service_and_action_and_a_long_read_timeout(lambd
     ) in caplog.messages
 
 
-def test_disable_and_already_present_are_reported(lambda_api, caplog):
+@pytest.fixture
+def cloudformation(moto_server, lambda_api, monkeypatch):
+    """moto's CloudFormation (disable asks whether the service's stack is gone)."""
+    moto_server.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    harness.forget_sceptre_clients()
+    return moto_server.client("cloudformation")
+
+
+def test_disable_and_already_present_are_reported(lambda_api, cloudformation, caplog):
     caplog.set_level(logging.INFO)
     make_hook({"function": FUNCTION, "service": "orders", "action": "disable"}).run()
     assert json.loads(lambda_api.invocations()[0]["body"]) == {"service": "orders", "action": "disable"}
@@ -110,6 +119,16 @@ def test_disable_and_already_present_are_reported(lambda_api, caplog):
     make_hook({"function": FUNCTION, "service": "orders"}).run()
     assert any("service orders: role orders disabled (NOLOGIN, data kept), database orders kept" in m for m in caplog.messages)
     assert any("service orders: role orders already present, database orders already present" in m for m in caplog.messages)
+
+
+def test_disable_does_nothing_while_the_stack_still_exists(lambda_api, cloudformation, caplog):
+    caplog.set_level(logging.INFO)
+    stack_name = "fp-test-test-services-orders-service"
+    cloudformation.create_stack(StackName=stack_name, TemplateBody=(
+        '{"Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}'))
+    assert make_hook({"function": FUNCTION, "service": "orders", "action": "disable"}).run() is None
+    assert lambda_api.invocations() == []
+    assert any(f"disable skipped: {stack_name} still exists" in m for m in caplog.messages)
 
 
 def test_a_server_error_is_not_retried(lambda_api):
@@ -211,7 +230,8 @@ def test_nothing_secret_is_reported_even_if_the_function_misbehaves(lambda_api, 
 def test_the_tag_is_loaded_from_a_sceptre_config():
     context = SceptreContext(project_path=str(harness.PROJECT), command_path="test/services/orders/service.yaml")
     (stack,) = SceptrePlan(context).command_stacks
-    (before,) = stack.hooks["before_launch"]
+    (before,) = stack.hooks["before_create"]
+    assert stack.hooks["before_update"] == [before]
     (after,) = stack.hooks["after_delete"]
     assert type(before) is DbBootstrap and type(after) is DbBootstrap
     assert before._argument["service"] == "orders" and after._argument["action"] == "disable"
@@ -220,6 +240,7 @@ def test_the_tag_is_loaded_from_a_sceptre_config():
 
 @pytest.mark.slow
 def test_cli_launch_runs_ensure_first_and_delete_runs_disable(moto_server, tmp_path):
+    moto_server.reset()
     api = harness.LambdaApi(function_timeout=60).start()
     try:
         env = harness.aws_environment(moto_server.url, api.url, tmp_path)

@@ -57,8 +57,14 @@ def test_subnet_of_another_vpc(network):
 
 
 def test_one_availability_zone(network):
-    with pytest.raises(ExistingNetworkError, match="private subnets are all in us-east-1a"):
+    with pytest.raises(ExistingNetworkError, match="the first two private subnets are both in us-east-1a"):
         check(network, private_subnet_ids=[network["private"][0], network["same_zone"]])
+
+
+def test_the_first_two_subnets_are_the_ones_that_count(network):
+    # a third subnet in another zone does not help: the templates use the first two
+    with pytest.raises(ExistingNetworkError, match="the first two private subnets are both in us-east-1a"):
+        check(network, private_subnet_ids=[network["private"][0], network["same_zone"], network["private"][1]])
 
 
 def test_bad_argument():

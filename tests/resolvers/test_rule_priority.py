@@ -76,10 +76,10 @@ LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/
         ({"listener": "my-listener", "host": "a.example.com"}, "!rule_priority argument `listener` must be a listener ARN; it is 'my-listener'"),
         ({"listener": LISTENER}, "!rule_priority argument `host` must be a host name; it is None"),
         ({"listener": LISTENER, "host": "bad host"}, "!rule_priority argument `host` must be a host name; it is 'bad host'"),
-        ({"listener": LISTENER, "host": "a.example.com", "priority": 0}, "!rule_priority argument `priority` must be an integer from 1 to 50000; it is 0"),
-        ({"listener": LISTENER, "host": "a.example.com", "priority": 50001}, "!rule_priority argument `priority` must be an integer from 1 to 50000; it is 50001"),
-        ({"listener": LISTENER, "host": "a.example.com", "priority": "high"}, "!rule_priority argument `priority` must be an integer from 1 to 50000; it is 'high'"),
-        ({"listener": LISTENER, "host": "a.example.com", "priority": True}, "!rule_priority argument `priority` must be an integer from 1 to 50000; it is True"),
+        ({"listener": LISTENER, "host": "a.example.com", "priority": 0}, "!rule_priority argument `priority` must be an integer from 1 to 999; it is 0"),
+        ({"listener": LISTENER, "host": "a.example.com", "priority": 1000}, "!rule_priority argument `priority` must be an integer from 1 to 999; it is 1000"),
+        ({"listener": LISTENER, "host": "a.example.com", "priority": "high"}, "!rule_priority argument `priority` must be an integer from 1 to 999; it is 'high'"),
+        ({"listener": LISTENER, "host": "a.example.com", "priority": True}, "!rule_priority argument `priority` must be an integer from 1 to 999; it is True"),
     ],
 )
 def test_argument_errors_are_exact(argument, message):

@@ -13,6 +13,12 @@ caller can never point it elsewhere.
 - purge: drops database and role and deletes the parameters, only when the event's
   `confirm` repeats the service name.
 
+Ownership: the role ensure creates carries the comment `fargate-platform service
+<service>` (set in the same transaction). A role without exactly that comment, or a
+database not owned by the service's role, is refused by every action before anything
+changes: `order-api` and `order_api` share a role name, and a DBA's role may carry a
+service's name.
+
 The SSM parameter is the source of truth of a password: it is stored before the role
 gets it, so an interrupted run finishes with the same password. The role's password
 is sent as a SCRAM-SHA-256 verifier computed here, so the plain text never reaches
@@ -60,6 +66,13 @@ _KMS_KEY = re.compile(
 # serialization failure/deadlock, 55P03 lock timeout, 23505 a catalog unique index
 # (two CREATE ROLE of one name), XX000 "tuple concurrently updated".
 _TRANSIENT_SQLSTATES = {"55006", "40001", "40P01", "55P03", "23505"}
+
+
+def ownership_comment(service):
+    """The comment ensure puts on the role it creates: the role belongs to this service.
+    Service names that differ only by '-' and '_' share a role name, and a role made
+    outside the platform may carry a service's name: neither is ever taken over."""
+    return f"fargate-platform service {service}"
 
 
 class InvalidRequest(ValueError):
@@ -282,12 +295,18 @@ class Bootstrapper:
 
     def ensure(self, service, role):
         parameters = self._parameter_names(service)
-        password, stored = self._service_password(parameters["password_parameter"])
-        self._store_username(parameters["username_parameter"], role)
         statuses = {}
         conn = self._admin_connection(self.settings.admin_database)
         try:
-            self._retrying("role and database", lambda: self._ensure_role_and_database(conn, role, password, statuses))
+            # Before anything changes (SSM or SQL): a role or database that is not this
+            # service's is refused. Checked again where the role is used, for a race.
+            with conn.cursor() as cur:
+                self._check_ownership(cur, service, role, check_database=True)
+            password, stored = self._service_password(parameters["password_parameter"])
+            self._store_username(parameters["username_parameter"], role)
+            self._retrying(
+                "role and database", lambda: self._ensure_role_and_database(conn, service, role, password, statuses)
+            )
         finally:
             conn.close()
         conn = self._admin_connection(role)
@@ -303,7 +322,7 @@ class Bootstrapper:
         conn = self._admin_connection(self.settings.admin_database)
         try:
             with conn.cursor() as cur:
-                role_row = self._service_role(cur, role)
+                role_row = self._check_ownership(cur, service, role, check_database=False)
                 if role_row is None:
                     role_status = "absent"
                 else:
@@ -320,7 +339,7 @@ class Bootstrapper:
         conn = self._admin_connection(self.settings.admin_database)
         try:
             with conn.cursor() as cur:
-                role_row = self._service_role(cur, role)
+                role_row = self._check_ownership(cur, service, role, check_database=True)
                 if role_row is not None:
                     cur.execute(sql.SQL("ALTER ROLE {} WITH NOLOGIN").format(sql.Identifier(role)))
                     self._end_sessions(cur, role)
@@ -343,7 +362,7 @@ class Bootstrapper:
 
     # -- SQL steps (each safe to repeat) -----------------------------------------------------------
 
-    def _ensure_role_and_database(self, conn, role, password, statuses):
+    def _ensure_role_and_database(self, conn, service, role, password, statuses):
         identifier = sql.Identifier(role)
         verifier = sql.Literal(scram_sha256_verifier(password))
         limit = sql.Literal(self.settings.connection_limit)
@@ -352,17 +371,24 @@ class Bootstrapper:
             created = False
             if row is None:
                 try:
-                    cur.execute(
+                    # One transaction: a role never exists without its ownership mark.
+                    self._in_transaction(conn, [
                         sql.SQL("CREATE ROLE {} WITH LOGIN CONNECTION LIMIT {} PASSWORD {}").format(
                             identifier, limit, verifier
-                        )
-                    )
+                        ),
+                        sql.SQL("COMMENT ON ROLE {} IS {}").format(identifier, sql.Literal(ownership_comment(service))),
+                    ])
                     created = True
                     statuses.setdefault("role", "created")
                 except pg_errors.DuplicateObject:
-                    statuses.setdefault("role", "present")  # created concurrently
+                    row = self._service_role(cur, role)  # created concurrently: whose is it?
+                    if row is None:
+                        raise BootstrapError(f"role {role!r} vanished while being created; run ensure again") from None
+                    statuses.setdefault("role", "present")
             else:
                 statuses.setdefault("role", "present" if row["can_login"] else "restored")
+            if row is not None:
+                self._refuse_foreign_role(service, role, row)
             if not created:
                 # Restores LOGIN after a disable, applies the configured limit and the
                 # stored password (the SSM parameter is the source of truth).
@@ -380,11 +406,12 @@ class Bootstrapper:
                     cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(identifier, identifier))
                     statuses.setdefault("database", "created")
                 except pg_errors.DuplicateDatabase:
+                    owner = self._database_owner(cur, role)  # created concurrently
                     statuses.setdefault("database", "present")
             else:
                 statuses.setdefault("database", "present")
-                if owner != role:
-                    cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(identifier, identifier))
+            if owner is not None and owner != role:
+                raise self._foreign_database_error(service, role, owner)
             cur.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(identifier))
 
     def _ensure_schema(self, conn, role):
@@ -398,9 +425,57 @@ class Bootstrapper:
             # PostgreSQL 15's default already; databases from older templates granted it.
             cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
 
+    @staticmethod
+    def _in_transaction(conn, statements):
+        """Run statements as one transaction on an autocommit connection."""
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.autocommit = True
+
+    def _check_ownership(self, cur, service, role, check_database):
+        """The role's row when it is this service's (None when absent); BootstrapError
+        when the role, or with check_database the database, belongs to someone else."""
+        row = self._service_role(cur, role)
+        if row is not None:
+            self._refuse_foreign_role(service, role, row)
+        if check_database:
+            owner = self._database_owner(cur, role)
+            if owner is not None and owner != role:
+                raise self._foreign_database_error(service, role, owner)
+        return row
+
+    @staticmethod
+    def _refuse_foreign_role(service, role, row):
+        expected = ownership_comment(service)
+        if row["comment"] == expected:
+            return
+        found = "no comment" if row["comment"] is None else f"the comment {_shown(row['comment'])}"
+        raise BootstrapError(
+            f"role {role!r} exists but is not the role of service {service!r} (it has {found}, "
+            f"not {expected!r}): refusing to change it. It belongs to another service whose name "
+            "differs only by '-' or '_', or was made outside the platform; rename the service or "
+            "remove the role yourself"
+        )
+
+    @staticmethod
+    def _foreign_database_error(service, role, owner):
+        return BootstrapError(
+            f"database {role!r} exists but is owned by {owner!r}, not by role {role!r} of service "
+            f"{service!r}: refusing to change it; rename the service or move the database yourself"
+        )
+
     def _service_role(self, cur, role):
         cur.execute(
-            "SELECT rolcanlogin, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls"
+            "SELECT rolcanlogin, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls,"
+            " shobj_description(oid, 'pg_authid')"
             " FROM pg_roles WHERE rolname = %s",
             (role,),
         )
@@ -412,7 +487,7 @@ class Bootstrapper:
                 f"role {role!r} exists with administrative attributes: it is not a service role, "
                 "refusing to change it"
             )
-        return {"can_login": row[0]}
+        return {"can_login": row[0], "comment": row[2]}
 
     @staticmethod
     def _database_owner(cur, database):

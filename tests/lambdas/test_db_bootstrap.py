@@ -49,6 +49,26 @@ def database_exists(local_postgres, name):
         conn.close()
 
 
+def admin_sql(local_postgres, *statements, dbname="postgres"):
+    conn = local_postgres.connect_admin(dbname)
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def role_comment(local_postgres, role):
+    conn = local_postgres.connect_admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s", (role,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 def write_rows(connect_as, service, password, rows=3):
     role = names.database_name(service)
     conn = connect_as(role, password, role)
@@ -189,12 +209,10 @@ def test_interrupted_run_with_role_but_no_database_completes(bootstrap_env, serv
                                                              local_postgres):
     service = service_name()
     role = names.database_name(service)
-    admin = local_postgres.connect_admin()
-    try:  # what a run stopped right after CREATE ROLE leaves behind
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE ROLE "{role}" NOLOGIN')
-    finally:
-        admin.close()
+    # What a run stopped after creating the role leaves behind (CREATE ROLE and its
+    # ownership comment commit together), here disabled too.
+    admin_sql(local_postgres, f'CREATE ROLE "{role}" NOLOGIN',
+              f"COMMENT ON ROLE \"{role}\" IS 'fargate-platform service {service}'")
     result = ensure(bootstrap_env, service)
     assert (result["role"], result["database"], result["parameters"]) == ("restored", "created", "stored")
     write_rows(connect_as, service, bootstrap_env.stored_password(service))
@@ -334,3 +352,69 @@ def _self_signed_ca_pem():
         .sign(key, hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+# -- ownership: a role or database is the service's only if the platform made it for it --------
+
+
+def test_ensure_marks_the_role_it_creates(bootstrap_env, service_name, local_postgres):
+    service = service_name()
+    ensure(bootstrap_env, service)
+    assert role_comment(local_postgres, names.database_name(service)) == f"fargate-platform service {service}"
+
+
+def test_services_sharing_a_role_name_cannot_take_each_others_role(bootstrap_env, service_name, connect_as):
+    first = service_name("order-api")
+    second = first.replace("-", "_")  # a valid, different service with the same role name
+    ensure(bootstrap_env, first)
+    password = bootstrap_env.stored_password(first)
+    before = bootstrap_env.parameter_names()
+    with pytest.raises(BootstrapError) as raised:
+        ensure(bootstrap_env, second)
+    message = str(raised.value)
+    assert repr(second) in message and repr(names.database_name(second)) in message and first in message
+    assert bootstrap_env.parameter_names() == before  # nothing stored for the second service
+    role = names.database_name(first)
+    connect_as(role, password, role).close()  # the first service's password is untouched
+    for action in ("disable", "purge"):
+        with pytest.raises(BootstrapError, match="not the role of service"):
+            run(bootstrap_env, second, action, second if action == "purge" else None)
+    connect_as(role, password, role).close()  # still enabled, still there
+
+
+@pytest.mark.parametrize("comment", [None, "reporting for finance", "fargate-platform service someone-else"])
+def test_an_existing_role_not_made_for_the_service_is_refused_before_anything_changes(
+        bootstrap_env, service_name, local_postgres, comment):
+    service = service_name("reporting")
+    role = names.database_name(service)
+    statements = [f'CREATE ROLE "{role}" NOLOGIN CONNECTION LIMIT 2']
+    if comment is not None:
+        statements.append(f"COMMENT ON ROLE \"{role}\" IS '{comment}'")
+    admin_sql(local_postgres, *statements)
+    before = bootstrap_env.parameter_names()
+    with pytest.raises(BootstrapError, match="refusing") as raised:
+        ensure(bootstrap_env, service)
+    assert repr(service) in str(raised.value) and repr(role) in str(raised.value)
+    assert bootstrap_env.parameter_names() == before  # no SSM write
+    assert role_row(local_postgres, role) == (False, 2)  # no ALTER
+    assert not database_exists(local_postgres, role)
+    for action in ("disable", "purge"):
+        with pytest.raises(BootstrapError, match="refusing"):
+            run(bootstrap_env, service, action, service if action == "purge" else None)
+    assert role_row(local_postgres, role) == (False, 2)
+
+
+def test_an_existing_database_not_owned_by_the_service_role_is_refused(bootstrap_env, service_name,
+                                                                       local_postgres):
+    service = service_name("legacy")
+    role = names.database_name(service)
+    admin_sql(local_postgres, f'CREATE DATABASE "{role}"')  # owned by someone else
+    before = bootstrap_env.parameter_names()
+    with pytest.raises(BootstrapError, match="database") as raised:
+        ensure(bootstrap_env, service)
+    assert repr(service) in str(raised.value) and "refusing" in str(raised.value)
+    assert bootstrap_env.parameter_names() == before
+    assert role_row(local_postgres, role) is None
+    with pytest.raises(BootstrapError, match="refusing"):
+        run(bootstrap_env, service, "purge", service)
+    assert database_exists(local_postgres, role)

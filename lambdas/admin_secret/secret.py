@@ -19,7 +19,9 @@ from fargate_platform.lambdas.custom_resource import (
     InvalidProperties,
     Result,
     check_properties,
+    parameter_key_id,
     pattern_validator,
+    same_kms_key,
 )
 
 # RDS master passwords: printable ASCII except '/', '"', '@' and space. We also leave
@@ -109,13 +111,8 @@ class AdminSecret(CustomResource):
             return self._put_new_password(properties, request, overwrite=True)
         if old["KeyId"] != properties["KeyId"]:
             request.log.info("key changed: re-encrypting the same password", parameter=name)
-            value = self.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-            request.log.register_secret(value)
-            version = self.ssm.put_parameter(
-                Name=name, Value=value, Type="SecureString", KeyId=properties["KeyId"], Overwrite=True
-            )["Version"]
-            return self._result(name, version)
-        return self._result(name, self._version(name))
+            return self._result(name, self._re_encrypt(name, properties["KeyId"], request))
+        return self._ensure(properties, request)  # the parameter's key may still differ
 
     def delete(self, properties, request):
         request.log.info("parameter kept on delete", parameter=properties["ParameterName"])
@@ -126,9 +123,25 @@ class AdminSecret(CustomResource):
         name = properties["ParameterName"]
         version = self._version(name)
         if version is not None:
+            current = parameter_key_id(self.ssm, name)
+            if current is not None and not same_kms_key(current, properties["KeyId"]):
+                # The data key was replaced (the old one is retained on stack delete):
+                # the kept password moves to the configured key.
+                version = self._re_encrypt(name, properties["KeyId"], request)
+                request.log.info("re-encrypted with the current data key", parameter=name, version=version,
+                                 previous_key=current)
+                return self._result(name, version)
             request.log.info("parameter exists: password kept", parameter=name, version=version)
             return self._result(name, version)
         return self._put_new_password(properties, request, overwrite=False)
+
+    def _re_encrypt(self, name, key_id, request):
+        """The same value under key_id, as a new version; returns that version."""
+        value = self.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        request.log.register_secret(value)
+        return self.ssm.put_parameter(
+            Name=name, Value=value, Type="SecureString", KeyId=key_id, Overwrite=True
+        )["Version"]
 
     def _put_new_password(self, properties, request, overwrite):
         name = properties["ParameterName"]

@@ -41,7 +41,7 @@ from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
 from fargate_platform import names
-from fargate_platform.lambdas.custom_resource import StructuredLog
+from fargate_platform.lambdas.custom_resource import StructuredLog, same_kms_key
 
 ACTIONS = ("ensure", "disable", "purge")
 EVENT_FIELDS = ("service", "action", "confirm")
@@ -579,6 +579,7 @@ class Bootstrapper:
         existing = self._secure_value(name)
         if existing is not None:
             self.log.register_secret(existing)
+            self._use_current_key(name, existing)
             return existing, "present"
         password = generate_password()
         self.log.register_secret(password)
@@ -589,7 +590,26 @@ class Bootstrapper:
         return existing, "present"
 
     def _store_username(self, name, role):
-        self._put_secure(name, role, "Database user name of the service")
+        if not self._put_secure(name, role, "Database user name of the service"):
+            existing = self._secure_value(name)
+            if existing is not None:
+                self._use_current_key(name, existing)
+
+    def _use_current_key(self, name, value):
+        """Re-encrypt a kept parameter whose key is not the configured data key (the
+        rds stack retains its key on delete: a relaunch brings a new one)."""
+        current = self._ssm_call(
+            "describe_parameters", name, ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
+        ).get("Parameters", [])
+        current = current[0].get("KeyId") if current else None
+        if current is None or same_kms_key(current, self.settings.data_key_id):
+            return
+        version = self._ssm_call(
+            "put_parameter", name, Name=name, Value=value, Type="SecureString",
+            KeyId=self.settings.data_key_id, Overwrite=True,
+        )["Version"]
+        self.log.info("re-encrypted with the current data key", parameter=name, version=version,
+                      previous_key=current)
 
     def _put_secure(self, name, value, description):
         """Store a new SecureString with the data key; False if it already exists."""

@@ -69,6 +69,20 @@ def test_create_keeps_an_existing_password(kms_key, invoke):
     assert stored()["Value"] == "Existing-Passw0rd"
 
 
+def test_create_re_encrypts_an_existing_password_under_the_configured_key(kms_keys, invoke, capsys):
+    # The rds stack's data key is retained on delete: after delete and launch the kept
+    # parameter is still encrypted with the old key while the stack has a new one.
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=NAME, Value="Kept-Passw0rd-1", Type="SecureString", KeyId=kms_keys[0])
+    body = invoke("Create", {"ParameterName": NAME, "KeyId": kms_keys[1]})
+    assert (body["Status"], body["Data"]["Version"]) == ("SUCCESS", "2"), body["Reason"]
+    assert stored()["Value"] == "Kept-Passw0rd-1" and key_of() == kms_keys[1]
+    out = capsys.readouterr().out
+    assert "re-encrypted with the current data key" in out and "Kept-Passw0rd-1" not in out
+    again = invoke("Create", {"ParameterName": NAME, "KeyId": kms_keys[1].split("/")[-1]})  # id form: same key
+    assert (again["Status"], again["Data"]["Version"]) == ("SUCCESS", "2")
+
+
 def test_update_keeps_the_password_until_the_rotation_token_changes(kms_key, invoke):
     first = {"ParameterName": NAME, "KeyId": kms_key, "RotationToken": "initial"}
     invoke("Create", first)

@@ -15,6 +15,7 @@ from fargate_platform.lambdas.custom_resource import (
     StructuredLog,
     check_properties,
     pattern_validator,
+    same_kms_key,
 )
 
 SIGNATURE_VALUE = "5ec7e75ea1d0c0ffee"
@@ -277,3 +278,24 @@ def test_sdk_debug_logging_is_off_during_a_request_and_restored_after(response_s
         logging.getLogger().setLevel(root_level)
     assert seen["level"] == logging.WARNING
     assert botocore_logger.level == before
+
+
+@pytest.mark.parametrize(
+    "first, second, same",
+    [
+        ("arn:aws:kms:us-east-1:123456789012:key/1111-aaaa", "1111-aaaa", True),
+        ("arn:aws:kms:us-east-1:123456789012:key/1111-aaaa", "arn:aws:kms:us-east-1:123456789012:key/2222", False),
+        ("1111-aaaa", "2222-bbbb", False),
+        ("alias/fargate-platform/dev/data", "arn:aws:kms:us-east-1:123456789012:alias/fargate-platform/dev/data",
+         True),
+        ("alias/fargate-platform/dev/data", "alias/fargate-platform/prod/data", False),
+        # Forms that cannot be compared without asking KMS count as the same key (no rewrite)...
+        ("alias/fargate-platform/dev/data", "1111-aaaa", True),
+        # ...except SSM's default key, which is never a platform data key.
+        ("alias/aws/ssm", "1111-aaaa", False),
+        ("alias/aws/ssm", "arn:aws:kms:us-east-1:123456789012:alias/aws/ssm", True),
+    ],
+)
+def test_same_kms_key_compares_what_it_can(first, second, same):
+    assert same_kms_key(first, second) is same
+    assert same_kms_key(second, first) is same

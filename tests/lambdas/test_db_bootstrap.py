@@ -418,3 +418,32 @@ def test_an_existing_database_not_owned_by_the_service_role_is_refused(bootstrap
     with pytest.raises(BootstrapError, match="refusing"):
         run(bootstrap_env, service, "purge", service)
     assert database_exists(local_postgres, role)
+
+
+def test_ensure_re_encrypts_existing_credentials_with_the_current_data_key(bootstrap_env, service_name, connect_as,
+                                                                           capsys):
+    import boto3
+
+    service = service_name()
+    ensure(bootstrap_env, service)
+    password = bootstrap_env.stored_password(service)
+    # delete and launch again: the retained old key stays, the stack has a new one
+    new_key = boto3.client("kms").create_key(Description="new data key")["KeyMetadata"]["KeyId"]
+    settings = dataclasses.replace(bootstrap_env.settings, data_key_id=new_key)
+    capsys.readouterr()
+    result = Bootstrapper(settings, bootstrap_env.ssm).run(Request(service))
+    assert result["parameters"] == "present"
+    ssm = bootstrap_env.ssm
+    names_ = [result["username_parameter"], result["password_parameter"]]
+    described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": names_}])["Parameters"]
+    assert {(p["Name"], p["KeyId"].split("/")[-1], p["Version"]) for p in described} == {
+        (name, new_key, 2) for name in names_
+    }
+    assert bootstrap_env.stored_password(service) == password  # the same password, a new version
+    out = capsys.readouterr().out
+    assert out.count("re-encrypted with the current data key") == 2 and password not in out
+    role = names.database_name(service)
+    connect_as(role, password, role).close()
+    Bootstrapper(settings, ssm).run(Request(service))  # now under the current key: no new version
+    described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": names_}])["Parameters"]
+    assert {p["Version"] for p in described} == {2}

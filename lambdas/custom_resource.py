@@ -139,7 +139,7 @@ def redact_url(url):
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def aws_client(service):
+def aws_client(service, connect_timeout=5, read_timeout=15, max_attempts=4):
     """A boto3 client with bounded timeouts and retries. The endpoint comes from the
     environment (AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL), which is how the
     local platform points the functions at its emulator; unset in AWS."""
@@ -147,7 +147,8 @@ def aws_client(service):
     from botocore.config import Config
 
     endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
-    config = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 4, "mode": "standard"})
+    config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                    retries={"max_attempts": max_attempts, "mode": "standard"})
     return boto3.client(service, endpoint_url=endpoint or None, config=config)
 
 

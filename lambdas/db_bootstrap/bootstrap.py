@@ -64,8 +64,14 @@ _KMS_KEY = re.compile(
 # SQLSTATEs a concurrent bootstrap can cause; the step is retried:
 # 55006 "source database template1 is being accessed by other users", 40001/40P01
 # serialization failure/deadlock, 55P03 lock timeout, 23505 a catalog unique index
-# (two CREATE ROLE of one name), XX000 "tuple concurrently updated".
-_TRANSIENT_SQLSTATES = {"55006", "40001", "40P01", "55P03", "23505"}
+# (two CREATE ROLE of one name), XX000 "tuple concurrently updated", 57014 a statement
+# timeout (ours, bounded by the time left).
+_TRANSIENT_SQLSTATES = {"55006", "40001", "40P01", "55P03", "23505", "57014"}
+# Each attempt's waits (locks, statements) are bounded by the time left before the
+# deadline, minus this margin; with less than the margin left, nothing more starts.
+ATTEMPT_MARGIN_SECONDS = 0.5
+LOCK_TIMEOUT_MS = 10000  # never wait long behind another session's lock: retry instead
+STATEMENT_TIMEOUT_MS = 30000
 
 
 def ownership_comment(service):
@@ -261,6 +267,7 @@ class Bootstrapper:
         self._connect = connect or psycopg2.connect
         self._deadline = deadline if deadline is not None else time.monotonic() + 50.0
         self._admin_password = None
+        self._subject = "bootstrap"  # "<action> of service '<name>'", for errors
 
     def run(self, request):
         service = request.service
@@ -273,6 +280,7 @@ class Bootstrapper:
         if request.action == "purge" and request.confirm != service:
             raise InvalidRequest(f"purge of service {service!r} needs \"confirm\": \"{service}\"")
         action = getattr(self, request.action)
+        self._subject = f"{request.action} of service {service!r}"
         try:
             result = action(service, role)
         except psycopg2.Error as error:
@@ -300,18 +308,19 @@ class Bootstrapper:
         try:
             # Before anything changes (SSM or SQL): a role or database that is not this
             # service's is refused. Checked again where the role is used, for a race.
+            self._bound(conn, "the ownership check")
             with conn.cursor() as cur:
                 self._check_ownership(cur, service, role, check_database=True)
             password, stored = self._service_password(parameters["password_parameter"])
             self._store_username(parameters["username_parameter"], role)
             self._retrying(
-                "role and database", lambda: self._ensure_role_and_database(conn, service, role, password, statuses)
+                "role and database", conn, lambda: self._ensure_role_and_database(conn, service, role, password, statuses)
             )
         finally:
             conn.close()
         conn = self._admin_connection(role)
         try:
-            self._retrying("public schema", lambda: self._ensure_schema(conn, role))
+            self._retrying("public schema", conn, lambda: self._ensure_schema(conn, role))
         finally:
             conn.close()
         self.log.info("service database ensured", role=statuses["role"], database=statuses["database"],
@@ -321,6 +330,7 @@ class Bootstrapper:
     def disable(self, service, role):
         conn = self._admin_connection(self.settings.admin_database)
         try:
+            self._bound(conn, "disable")
             with conn.cursor() as cur:
                 role_row = self._check_ownership(cur, service, role, check_database=False)
                 if role_row is None:
@@ -338,6 +348,7 @@ class Bootstrapper:
     def purge(self, service, role):
         conn = self._admin_connection(self.settings.admin_database)
         try:
+            self._bound(conn, "purge")
             with conn.cursor() as cur:
                 role_row = self._check_ownership(cur, service, role, check_database=True)
                 if role_row is not None:
@@ -509,28 +520,65 @@ class Bootstrapper:
         if ended:
             self.log.info("ended the role's open sessions", sessions=ended)
 
-    def _retrying(self, what, step):
+    def _retrying(self, what, conn, step):
+        """Run step until it succeeds or fails for good; transient failures (a concurrent
+        bootstrap, a lock) are retried while time is left. Each attempt's lock and
+        statement waits end before the deadline."""
         attempt = 0
+        last = None
         while True:
+            self._bound(conn, what, attempt=attempt, last=last)
             try:
                 return step()
             except psycopg2.Error as error:
                 transient = error.pgcode in _TRANSIENT_SQLSTATES or (
                     error.pgcode == "XX000" and "concurrently" in str(error)
                 )
-                attempt += 1
-                pause = min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)
-                if not transient or time.monotonic() + pause >= self._deadline:
+                if not transient:
                     raise
+                attempt += 1
+                last = error
+                pause = min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5)
+                pause = max(0.0, min(pause, self._remaining() - ATTEMPT_MARGIN_SECONDS))
                 self.log.info("retrying after a concurrent change", step=what, sqlstate=error.pgcode,
                               attempt=attempt)
                 time.sleep(pause)
+
+    def _remaining(self):
+        return self._deadline - time.monotonic()
+
+    def _check_time(self, what, attempt=0, last=None):
+        """Seconds left for the next step; BootstrapError when below the margin, so the
+        error is ours and clear, not a Lambda timeout."""
+        remaining = self._remaining()
+        if remaining >= ATTEMPT_MARGIN_SECONDS:
+            return remaining
+        detail = ""
+        if last is not None:
+            detail = (f" after {attempt} attempt{'s' if attempt != 1 else ''} (last: {_first_line(last)}, "
+                      f"SQLSTATE {last.pgcode})")
+        raise BootstrapError(self.log.mask(
+            f"ran out of time: {self._subject} stopped at {what}{detail}, {max(0.0, remaining):.1f} s before "
+            "its deadline; it is safe to run again (another session may hold a lock on the service's "
+            "role, database or schema)"
+        ))
+
+    def _bound(self, conn, what, attempt=0, last=None):
+        """Cap the session's lock and statement waits by the time left."""
+        budget_ms = int((self._check_time(what, attempt, last) - ATTEMPT_MARGIN_SECONDS) * 1000)
+        budget_ms = max(100, budget_ms)
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+                (str(min(LOCK_TIMEOUT_MS, budget_ms)), str(min(STATEMENT_TIMEOUT_MS, budget_ms))),
+            )
 
     # -- connections ------------------------------------------------------------------------------
 
     def _admin_connection(self, dbname):
         settings = self.settings
         password = self._admin_secret()
+        remaining = self._check_time(f"connecting to database {dbname!r}")
         try:
             conn = self._connect(
                 host=settings.host,
@@ -540,10 +588,11 @@ class Bootstrapper:
                 password=password,
                 sslmode=settings.sslmode,
                 sslrootcert=settings.ca_bundle,
-                connect_timeout=10,
+                # libpq: whole seconds, at least 2
+                connect_timeout=max(2, min(10, int(remaining - ATTEMPT_MARGIN_SECONDS))),
                 application_name=APPLICATION_NAME,
                 # Never wait long behind another session's lock: fail, and the step is retried.
-                options="-c lock_timeout=10000 -c statement_timeout=30000",
+                options=f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}",
             )
         except psycopg2.OperationalError as error:
             raise BootstrapError(
@@ -613,6 +662,7 @@ class Bootstrapper:
 
     def _put_secure(self, name, value, description):
         """Store a new SecureString with the data key; False if it already exists."""
+        self._check_time(f"SSM put_parameter {name}")
         try:
             self.ssm.put_parameter(
                 Name=name, Value=value, Type="SecureString", KeyId=self.settings.data_key_id,
@@ -625,6 +675,7 @@ class Bootstrapper:
         return True
 
     def _secure_value(self, name):
+        self._check_time(f"SSM get_parameter {name}")
         try:
             return self.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         except self.ssm.exceptions.ParameterNotFound:
@@ -633,6 +684,7 @@ class Bootstrapper:
             raise BootstrapError(self.log.mask(f"SSM get_parameter {name} failed: {_aws_error(error)}")) from None
 
     def _ssm_call(self, operation, subject, **kwargs):
+        self._check_time(f"SSM {operation} {subject}")
         try:
             return getattr(self.ssm, operation)(**kwargs)
         except Exception as error:

@@ -37,7 +37,9 @@ def _handle(event, context):
         getter = getattr(context, "get_remaining_time_in_millis", None)
         budget = getter() / 1000.0 if getter else DEFAULT_BUDGET_SECONDS
         deadline = started + max(1.0, budget - DEADLINE_MARGIN_SECONDS)
-        result = Bootstrapper(settings, aws_client("ssm"), log=log, deadline=deadline).run(request)
+        # SSM answers in milliseconds: short waits keep a stuck call within the deadline.
+        ssm = aws_client("ssm", connect_timeout=3, read_timeout=5, max_attempts=3)
+        result = Bootstrapper(settings, ssm, log=log, deadline=deadline).run(request)
     except (InvalidRequest, ConfigurationError, BootstrapError) as error:
         log.error("bootstrap refused or failed", error_type=type(error).__name__, error=str(error))
         raise

@@ -5,6 +5,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import time
 import traceback
 
 import psycopg2
@@ -447,3 +448,32 @@ def test_ensure_re_encrypts_existing_credentials_with_the_current_data_key(boots
     Bootstrapper(settings, ssm).run(Request(service))  # now under the current key: no new version
     described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": names_}])["Parameters"]
     assert {p["Version"] for p in described} == {2}
+
+
+def test_a_lock_held_near_the_deadline_ends_with_ran_out_of_time(bootstrap_env, service_name, local_postgres):
+    service = service_name()
+    role = names.database_name(service)
+    ensure(bootstrap_env, service)
+    # Another session changes the public schema and keeps its transaction open: ensure's
+    # schema step waits on that row lock.
+    blocker = local_postgres.connect_admin(role)
+    try:
+        blocker.autocommit = False
+        with blocker.cursor() as cur:
+            cur.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+        started = time.monotonic()
+        with pytest.raises(BootstrapError, match="ran out of time") as raised:
+            ensure(bootstrap_env, service, deadline=started + 3.0)
+        elapsed = time.monotonic() - started
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert elapsed < 3.0, elapsed  # each attempt's waits are bounded by the remaining time
+    assert repr(service) in str(raised.value) and "public schema" in str(raised.value)
+
+
+def test_no_attempt_starts_without_time_left(bootstrap_env, service_name, local_postgres):
+    service = service_name()
+    with pytest.raises(BootstrapError, match="ran out of time"):
+        ensure(bootstrap_env, service, deadline=time.monotonic() + 0.2)
+    assert role_row(local_postgres, names.database_name(service)) is None

@@ -4,8 +4,11 @@ Properties: ParameterName (SSM name), KeyId (KMS key id, alias or ARN), optional
 RotationToken. Create puts a generated password into a SecureString encrypted with
 KeyId, only if the parameter does not exist yet. Update keeps the password unless
 RotationToken changed (then a new one is written: a new parameter version), and
-re-encrypts it when only KeyId changed. Delete keeps the parameter: the cluster, its
-snapshots and whoever restores them still need it.
+re-encrypts it when only KeyId changed. A kept parameter whose key is not KeyId (the
+rds stack's key is retained on delete, so a relaunch brings a new one) is re-encrypted
+too: same password, new version. Delete keeps the parameter: the cluster, its
+snapshots and whoever restores them still need it; a Delete whose properties no longer
+validate answers SUCCESS and does nothing.
 
 Data returned: ParameterName and Version (a string), for
 `{{resolve:ssm-secure:NAME:VERSION}}`, so that a rotation reaches the cluster. The
@@ -100,7 +103,7 @@ class AdminSecret(CustomResource):
         if old is None:
             old = self._raw_old_values(request)
         name = properties["ParameterName"]
-        if old is None or old["ParameterName"] != name:
+        if old["ParameterName"] != name:
             # A new name is a new resource; CloudFormation then deletes the old one,
             # which keeps the old parameter.
             return self._ensure(properties, request)

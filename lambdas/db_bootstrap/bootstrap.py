@@ -314,7 +314,8 @@ class Bootstrapper:
             password, stored = self._service_password(parameters["password_parameter"])
             self._store_username(parameters["username_parameter"], role)
             self._retrying(
-                "role and database", conn, lambda: self._ensure_role_and_database(conn, service, role, password, statuses)
+                "role and database", conn,
+                lambda: self._ensure_role_and_database(conn, service, role, password, statuses),
             )
         finally:
             conn.close()

@@ -468,7 +468,9 @@ def test_a_lock_held_near_the_deadline_ends_with_ran_out_of_time(bootstrap_env, 
     finally:
         blocker.rollback()
         blocker.close()
-    assert elapsed < 3.0, elapsed  # each attempt's waits are bounded by the remaining time
+    # Each attempt's waits are bounded by the time left (the lock timeout alone was 10 s);
+    # the handler's deadline is 5 s before Lambda's, so a little past it is still ours.
+    assert elapsed < 3.5, elapsed
     assert repr(service) in str(raised.value) and "public schema" in str(raised.value)
 
 

@@ -2,7 +2,7 @@
 blocks used by more than one stack (tags, KMS key policies, roles, log groups)."""
 from troposphere import Output, Sub, Tags, Template, iam, kms, logs, s3
 
-from fargate_platform import config, names
+from fargate_platform import config
 
 PROJECT_CODE = config.PROJECT_CODE
 
@@ -183,8 +183,10 @@ def ssm_parameter_arn(parameter_name_or_path):
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter_name_or_path}")
 
 
-def admin_password_parameter(environment):
-    return names.admin_password_parameter(environment.parameter_root)
+def describe_parameters_statement():
+    """Which key encrypts a parameter (to re-encrypt one kept under an older data key).
+    DescribeParameters takes no resource ARN; it returns metadata, never values."""
+    return {"Sid": "SeeWhichKeyEncryptsAParameter", "Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"}
 
 
 def to_json(template):

@@ -186,6 +186,7 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
                 "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"],
                 "Resource": common.ssm_parameter_arn(f"{root}/*/db/*"),
             },
+            common.describe_parameters_statement(),
             {
                 # Through SSM, for the environment's parameters only: any key of the account, so
                 # credentials kept from before a delete (under the old, retained key) stay readable

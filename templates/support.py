@@ -106,9 +106,10 @@ def functions(environment):
             {
                 "Sid": "KeepTheAdminPassword",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:AddTagsToResource", "ssm:DescribeParameters"],
+                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:AddTagsToResource"],
                 "Resource": common.ssm_parameter_arn(admin_parameter),
             },
+            common.describe_parameters_statement(),
             {
                 # The data key is made later, by the rds stack; SSM encrypts this one parameter
                 # under its ARN as encryption context, which scopes the grant to any key of the

@@ -89,8 +89,7 @@ def security_groups(template, environment, vpc_id, https):
                 )
                 for port in ports
             ],
-            # Inline, so EC2 drops the default allow-all egress; AlbToContainers adds the real rule.
-            SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")],
+            SecurityGroupEgress=[common.NO_EGRESS],  # AlbToContainers is its only egress
             Metadata=common.checkov_skips(
                 ("CKV_AWS_260", "The public load balancer takes HTTP on 80 to redirect it to HTTPS (or, with no "
                                 "certificate configured, to serve it)."),
@@ -118,18 +117,7 @@ def security_groups(template, environment, vpc_id, https):
             Tags=common.tags(environment, Name=common.name(environment, "containers")),
         )
     )
-    # The ALB group's only egress: to the tasks.
-    template.add_resource(
-        ec2.SecurityGroupEgress(
-            "AlbToContainers",
-            GroupId=alb_group.ref(),
-            IpProtocol="tcp",
-            FromPort=1,
-            ToPort=65535,
-            DestinationSecurityGroupId=container_group.ref(),
-            Description="To the tasks",
-        )
-    )
+    common.egress_to_group(template, "AlbToContainers", alb_group, container_group, 1, 65535, "To the tasks")
     return alb_group, container_group
 
 

@@ -1,6 +1,6 @@
 """What every stack template shares: reading its configuration, and the few building
 blocks used by more than one stack (tags, KMS key policies, roles, log groups)."""
-from troposphere import Output, Sub, Tags, Template, iam, kms, logs, s3
+from troposphere import Output, Sub, Tags, Template, ec2, iam, kms, logs, s3
 
 from fargate_platform import config
 
@@ -181,6 +181,26 @@ def role(template, title, environment, service_principal, statements, policy_nam
 def ssm_parameter_arn(parameter_name_or_path):
     """The ARN of an SSM parameter (or path pattern) given its name starting with '/'."""
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter_name_or_path}")
+
+
+# Given inline, it makes EC2 drop a group's default allow-all egress; real egress is then
+# added by `egress_to_group` only.
+NO_EGRESS = ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")
+
+
+def egress_to_group(template, title, source, destination, from_port, to_port, description):
+    """TCP from one security group to another, as a resource of its own (no reference cycle)."""
+    return template.add_resource(
+        ec2.SecurityGroupEgress(
+            title,
+            GroupId=source.ref(),
+            IpProtocol="tcp",
+            FromPort=from_port,
+            ToPort=to_port,
+            DestinationSecurityGroupId=destination.ref(),
+            Description=description,
+        )
+    )
 
 
 def describe_parameters_statement():

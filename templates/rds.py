@@ -63,23 +63,12 @@ def security_groups(template, environment, vpc_id, container_group_id):
                     SourceSecurityGroupId=bootstrap_group.ref(), Description="From the bootstrap function",
                 ),
             ],
-            # The database starts no connection: replace the default allow-all egress.
-            SecurityGroupEgress=[
-                ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")
-            ],
+            SecurityGroupEgress=[common.NO_EGRESS],  # the database starts no connection
             Tags=common.tags(environment, Name=common.name(environment, "database")),
         )
     )
-    template.add_resource(
-        ec2.SecurityGroupEgress(
-            "BootstrapToDatabase",
-            GroupId=bootstrap_group.ref(),
-            IpProtocol="tcp",
-            FromPort=POSTGRES_PORT,
-            ToPort=POSTGRES_PORT,
-            DestinationSecurityGroupId=database_group.ref(),
-            Description="To the database",
-        )
+    common.egress_to_group(
+        template, "BootstrapToDatabase", bootstrap_group, database_group, POSTGRES_PORT, POSTGRES_PORT, "To the database"
     )
     return bootstrap_group, database_group
 

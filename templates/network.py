@@ -31,6 +31,21 @@ def existing_network(template, environment):
     common.output(template, "PrivateSubnetIds", ",".join(existing["private_subnet_ids"]), "Private subnets")
 
 
+def subnet(template, environment, vpc, kind, zone, index, cidr):
+    """`<kind>Subnet<zone>` in the index-th AZ. No public IPs on launch, public subnets
+    included: only the ALB and the NAT gateways live there, with addresses of their own."""
+    return template.add_resource(
+        ec2.Subnet(
+            f"{kind}Subnet{zone}",
+            VpcId=vpc.ref(),
+            CidrBlock=cidr,
+            AvailabilityZone=Select(index, GetAZs("")),
+            MapPublicIpOnLaunch=False,
+            Tags=common.tags(environment, Name=common.name(environment, f"{kind.lower()}-{zone.lower()}")),
+        )
+    )
+
+
 def new_network(template, environment):
     network = environment.network
     vpc = template.add_resource(
@@ -61,31 +76,13 @@ def new_network(template, environment):
     )
     public_subnets, private_subnets, private_route_tables = [], [], []
     for index, (zone, public_cidr, private_cidr) in enumerate((("A", public_a, private_a), ("B", public_b, private_b))):
-        public = template.add_resource(
-            ec2.Subnet(
-                f"PublicSubnet{zone}",
-                VpcId=vpc.ref(),
-                CidrBlock=public_cidr,
-                AvailabilityZone=Select(index, GetAZs("")),
-                MapPublicIpOnLaunch=False,
-                Tags=common.tags(environment, Name=common.name(environment, f"public-{zone.lower()}")),
-            )
-        )
+        public = subnet(template, environment, vpc, "Public", zone, index, public_cidr)
         template.add_resource(
             ec2.SubnetRouteTableAssociation(
                 f"PublicSubnet{zone}Routes", SubnetId=public.ref(), RouteTableId=public_routes.ref()
             )
         )
-        private = template.add_resource(
-            ec2.Subnet(
-                f"PrivateSubnet{zone}",
-                VpcId=vpc.ref(),
-                CidrBlock=private_cidr,
-                AvailabilityZone=Select(index, GetAZs("")),
-                MapPublicIpOnLaunch=False,
-                Tags=common.tags(environment, Name=common.name(environment, f"private-{zone.lower()}")),
-            )
-        )
+        private = subnet(template, environment, vpc, "Private", zone, index, private_cidr)
         routes = template.add_resource(
             ec2.RouteTable(f"PrivateRouteTable{zone}", VpcId=vpc.ref(), Tags=common.tags(environment))
         )

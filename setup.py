@@ -66,6 +66,9 @@ setup(
             "termination_protection = fargate_platform.hooks.termination_protection:TerminationProtection",
             "check_existing_network = fargate_platform.hooks.existing_network:CheckExistingNetwork",
         ],
+        "sceptre.template_handlers": [
+            "platform = fargate_platform.template_handler:PlatformTemplate",
+        ],
         "console_scripts": [
             "fargate-platform = fargate_platform.cli:main",
         ],

@@ -1,7 +1,9 @@
 """The `fargate-platform` command: operations that are not a Sceptre launch.
 
 Each subcommand lives in its own module exposing `add_parser(subparsers)`;
-the parser it adds sets `func`, called with the parsed arguments.
+the parser it adds sets `func`, called with the parsed arguments. An error the user
+can act on (a PlatformError, a Sceptre or AWS error) prints as one line, without a
+traceback, and exits 1.
 """
 import argparse
 import importlib
@@ -23,7 +25,17 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    from botocore.exceptions import BotoCoreError, ClientError
+    from sceptre.exceptions import SceptreException
+
+    from fargate_platform.errors import PlatformError
+
+    try:
+        return args.func(args) or 0
+    except (PlatformError, SceptreException, BotoCoreError, ClientError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the message held
+        print(f"fargate-platform {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from sceptre.exceptions import SceptreException
 
 from fargate_platform import names
+from fargate_platform.errors import PlatformError
 
 PROJECT_CODE = "fargate-platform"
 
@@ -57,11 +57,8 @@ HOSTED_ZONE_ID = re.compile(r"^Z[0-9A-Z]{1,31}$")
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 
 
-class ConfigError(SceptreException, ValueError):
-    """Bad configuration: the message names the file and the key.
-
-    A SceptreException, so the sceptre CLI prints the message alone and exits 1.
-    """
+class ConfigError(PlatformError, ValueError):
+    """Bad configuration: the message names the file and the key."""
 
 
 @dataclass(frozen=True)

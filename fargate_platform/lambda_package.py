@@ -31,6 +31,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from fargate_platform.errors import PlatformError
+
 # Bump when the zip's layout or the build changes: every key changes with it.
 PACKAGING_VERSION = "1"
 TARGETS = ("python3.12", "local")
@@ -50,7 +52,7 @@ _PINNED_REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+
 _SHARED_FILES = ("__init__.py", "custom_resource.py")  # of the lambdas package
 
 
-class PackagingError(ValueError):
+class PackagingError(PlatformError, ValueError):
     """A function cannot be named or packaged; the message says which and why."""
 
 
@@ -148,6 +150,7 @@ def read_source(spec):
     files = {
         "fargate_platform/__init__.py": _core_folder() / "__init__.py",
         "fargate_platform/names.py": _core_folder() / "names.py",
+        "fargate_platform/errors.py": _core_folder() / "errors.py",
     }
     for name in _SHARED_FILES:
         files[f"fargate_platform/lambdas/{name}"] = lambdas_folder() / name

@@ -5,6 +5,8 @@ so the bootstrap function and the Sceptre hooks check names with the same rules.
 """
 import re
 
+from fargate_platform.errors import PlatformError
+
 # Lowercase letter first, then lowercase letters, digits, hyphen or underscore.
 # 32 characters keeps `<project>-<env>-services-<name>-service` stack names,
 # target group names (32 max) and PostgreSQL identifiers (63 max) in bounds.
@@ -41,7 +43,7 @@ RESERVED_NAMES = frozenset(
 )
 
 
-class InvalidNameError(ValueError):
+class InvalidNameError(PlatformError, ValueError):
     """A name that must not reach AWS or PostgreSQL."""
 
 

@@ -18,12 +18,13 @@ import json
 import sys
 
 from fargate_platform import names
+from fargate_platform.errors import PlatformError
 
 OUTPUT_KEY = "BootstrapFunctionName"
 
 
-class PurgeError(Exception):
-    pass
+class PurgeError(PlatformError):
+    """Purge cannot go ahead: the message says why."""
 
 
 def add_parser(subparsers):
@@ -124,22 +125,15 @@ def _ask(prompt):
 
 
 def run(args, ask=_ask):
-    from botocore.exceptions import BotoCoreError, ClientError
-    from sceptre.exceptions import SceptreException
-
     from fargate_platform.hooks.db_bootstrap import describe_result, safe_result
 
-    try:
-        names.validate_environment_name(args.environment)
-        names.validate_service_name(args.service)
-        stack = rds_stack(args.project_path, args.environment, parse_variables(args.var))
-        if not confirmed(args.service, args.confirm, ask):
-            print("fargate-platform purge: not confirmed; nothing was done", file=sys.stderr)
-            return 2
-        result = purge(stack, args.service)
-    except (names.InvalidNameError, PurgeError, SceptreException, ClientError, BotoCoreError) as error:
-        print(f"fargate-platform purge: error: {error}", file=sys.stderr)
-        return 1
+    names.validate_environment_name(args.environment)
+    names.validate_service_name(args.service)
+    stack = rds_stack(args.project_path, args.environment, parse_variables(args.var))
+    if not confirmed(args.service, args.confirm, ask):
+        print("fargate-platform purge: not confirmed; nothing was done", file=sys.stderr)
+        return 2
+    result = purge(stack, args.service)
     print(f"purged in {stack.external_name}: {describe_result(result)}", file=sys.stderr)
     print(json.dumps(safe_result(result), indent=2, sort_keys=True))
     return 0

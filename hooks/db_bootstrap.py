@@ -50,6 +50,7 @@ from sceptre.exceptions import (
 from sceptre.hooks import Hook
 
 from fargate_platform import names
+from fargate_platform.sceptre_errors import sceptre_errors
 
 HOOK_ACTIONS = ("ensure", "disable")
 ARGUMENT_KEYS = {"function", "service", "action"}
@@ -254,6 +255,7 @@ def stack_exists(stack):
 class DbBootstrap(Hook):
     """Creates (ensure) or disables (disable) one service's database role through the bootstrap function."""
 
+    @sceptre_errors
     def run(self):
         function, service, action = parse_argument(self.argument)
         if action == "ensure":

@@ -9,6 +9,8 @@ templates use) are in two availability zones.
 from sceptre.exceptions import InvalidHookArgumentValueError, SceptreException
 from sceptre.hooks import Hook
 
+from fargate_platform.sceptre_errors import sceptre_errors
+
 KEYS = ("vpc_id", "public_subnet_ids", "private_subnet_ids")
 
 
@@ -43,6 +45,7 @@ def check_existing_network(call, vpc_id, public_subnet_ids, private_subnet_ids):
 
 
 class CheckExistingNetwork(Hook):
+    @sceptre_errors
     def run(self):
         argument = self.argument
         if not isinstance(argument, dict) or set(argument) != set(KEYS):

@@ -7,6 +7,8 @@ Sceptre has no setting for it (its `protect` blocks updates too), hence this hoo
 from sceptre.exceptions import InvalidHookArgumentValueError
 from sceptre.hooks import Hook
 
+from fargate_platform.sceptre_errors import sceptre_errors
+
 
 def protection_wanted(argument):
     """True for a bare tag (empty argument) or `true`, False for `false`."""
@@ -21,6 +23,7 @@ def protection_wanted(argument):
 
 
 class TerminationProtection(Hook):
+    @sceptre_errors
     def run(self):
         enabled = protection_wanted(self.argument)
         self.stack.connection_manager.call(

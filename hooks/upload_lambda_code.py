@@ -9,9 +9,11 @@ from botocore.exceptions import ClientError
 from sceptre.hooks import Hook
 
 from fargate_platform import lambda_package
+from fargate_platform.sceptre_errors import sceptre_errors
 
 
 class UploadLambdaCode(Hook):
+    @sceptre_errors
     def run(self):
         bucket, specs = self._arguments()
         uploader = CodeUploader(

@@ -8,9 +8,11 @@ zip under the same key (both call fargate_platform.lambda_package.code_key).
 from sceptre.resolvers import Resolver
 
 from fargate_platform import lambda_package
+from fargate_platform.sceptre_errors import sceptre_errors
 
 
 class LambdaCodeKey(Resolver):
+    @sceptre_errors
     def resolve(self):
         spec = lambda_package.FunctionSpec.from_argument(
             self.argument, f"!lambda_code_key in {self.stack.name}", project_root=_project_root(self.stack)

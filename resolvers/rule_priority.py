@@ -39,6 +39,8 @@ from botocore.exceptions import ClientError
 from sceptre.exceptions import SceptreException
 from sceptre.resolvers import Resolver
 
+from fargate_platform.sceptre_errors import sceptre_errors
+
 MIN_PRIORITY, MAX_PRIORITY = 1, 50000  # the ALB's range
 AUTO_FIRST, AUTO_LAST = 1000, 50000
 PAGE_SIZE = 400  # DescribeRules maximum: a listener within the default quota (100 rules) is one page
@@ -274,6 +276,7 @@ def resolve_priority(
 class RulePriority(Resolver):
     """Resolves to a listener rule priority that is stable, pinned, or newly free."""
 
+    @sceptre_errors
     def resolve(self):
         try:
             listener, host, pinned = parse_argument(self.argument)

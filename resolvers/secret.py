@@ -43,6 +43,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sceptre.exceptions import SceptreException
 from sceptre.resolvers import Resolver
 
+from fargate_platform.sceptre_errors import sceptre_errors
+
 MAPPING_KEYS = {"parameter", "secret_id", "key", "profile", "region", "sceptre_role"}
 NOT_FOUND_CODES = {"ParameterNotFound", "ParameterVersionNotFound", "ResourceNotFoundException"}
 DENIED_CODES = {
@@ -237,6 +239,7 @@ def lookup(call, source, stack_name):
 class Secret(Resolver):
     """Resolves to the value of an SSM SecureString or a Secrets Manager secret."""
 
+    @sceptre_errors
     def resolve(self):
         try:
             source = parse_argument(self.argument)

@@ -5,6 +5,7 @@
 #   - .venvs/checkov: the security scanner (its pins conflict with Sceptre's),
 #   - .venvs/emulator: moto's server for the local platform (moto[server] cannot sit beside Sceptre).
 # A virtualenv is rebuilt only when its requirements change.
+# `bash scripts/bootstrap.sh local` leaves the scanner out (the local platform does not use it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -38,5 +39,7 @@ venv() {
 }
 
 venv .venv setup.py -- -e ".[test]"
-venv .venvs/checkov requirements/checkov.txt -- -r requirements/checkov.txt
 venv .venvs/emulator requirements/emulator.txt -- -r requirements/emulator.txt
+if [ "${1:-}" != local ]; then
+  venv .venvs/checkov requirements/checkov.txt -- -r requirements/checkov.txt
+fi

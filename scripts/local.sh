@@ -6,5 +6,5 @@
 # (also: bash scripts/local.sh password SERVICE). See fargate_platform/local/commands.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh local
 exec .venv/bin/fargate-platform local "$@"

@@ -23,6 +23,7 @@ from pathlib import Path
 from troposphere import GetAtt, Output, Sub, iam
 
 from fargate_platform import names
+from fargate_platform.errors import PlatformError
 from fargate_platform.templates import common
 
 PROJECT_CODE = common.PROJECT_CODE
@@ -98,7 +99,7 @@ PARAMETER_ACTIONS = [
 ]
 
 
-class AccountConfigError(ValueError):
+class AccountConfigError(PlatformError, ValueError):
     """Bad sceptre_user_data for the account stack: the message names the key."""
 
 

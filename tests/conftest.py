@@ -9,7 +9,6 @@
   (`mock_aws`) for one test, with every endpoint/profile variable removed so nothing
   can reach a real account or another test's emulator.
 """
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -40,15 +39,12 @@ def moto_server():
 def local_postgres():
     from fargate_platform.local.postgres import LocalPostgres
 
-    # Under /tmp (not pytest's 0700 temp root): the server runs as the postgres OS user.
-    state_dir = tempfile.mkdtemp(prefix="fp-test-pg-")
-    server = LocalPostgres(state_dir)
+    server = LocalPostgres(tempfile.mkdtemp(prefix="fp-test-pg-"))
     try:
         server.start()
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(state_dir, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture

@@ -7,8 +7,12 @@
 
 `up` is safe to run again: a running emulator (and its PostgreSQL server) is
 reused, a stopped PostgreSQL server is started again, and Sceptre launches only
-what changed. State lives in <project>/.local/ (emulator pid file and log,
-PostgreSQL's data and throwaway CA in .local/postgres/, unpacked Lambda code).
+what changed. A failed `up` stops what it started itself. One local platform runs
+on a machine at a time (they would share the emulator port and the AWS profile): a
+second project's `up` names the one that runs. State lives in <project>/.local/
+(emulator pid file and log, PostgreSQL's throwaway CA in .local/postgres/, unpacked
+Lambda code); as root, PostgreSQL's own files live in a folder of the postgres OS
+user's (see fargate_platform/local/postgres.py), removed by `down` too.
 The emulator listens on 127.0.0.1:4750 (FARGATE_PLATFORM_EMULATOR_PORT or
 --port to change it). `up` writes one AWS profile, fargate-platform-local, to the
 AWS config and credentials files (AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE
@@ -27,6 +31,7 @@ import urllib.request
 from pathlib import Path
 
 from fargate_platform import names
+from fargate_platform.errors import PlatformError
 
 ENVIRONMENT = "local"
 PROFILE = "fargate-platform-local"
@@ -36,9 +41,10 @@ PORT_VARIABLE = "FARGATE_PLATFORM_EMULATOR_PORT"
 STATE_FOLDER = ".local"
 DUMMY_KEY = "testing"  # the emulator accepts any credentials; these are not secrets
 START_TIMEOUT = 60
+UP_COMMAND = "bash scripts/local.sh up"
 
 
-class LocalError(Exception):
+class LocalError(PlatformError):
     """A problem the user can act on; printed without a traceback."""
 
 
@@ -62,6 +68,15 @@ class AwsProfileFile:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
                    len(lines))
         return start, end
+
+    def section(self, header):
+        """The keys and values of one section ({} when it is absent)."""
+        lines = self._lines()
+        bounds = self._bounds(lines, header)
+        if not bounds:
+            return {}
+        pairs = (line.split("=", 1) for line in lines[bounds[0] + 1:bounds[1]] if "=" in line)
+        return {key.strip(): value.strip() for key, value in pairs}
 
     def set_section(self, header, values):
         lines = self._lines()
@@ -105,6 +120,11 @@ def write_profile(endpoint_url, region):
                                              "aws_secret_access_key": DUMMY_KEY})
 
 
+def profile_endpoint():
+    """The endpoint the AWS profile names now (another project's `up` may have written it)."""
+    return aws_files()[0].section(f"[profile {PROFILE}]").get("endpoint_url")
+
+
 def remove_profile():
     config, credentials = aws_files()
     config.remove_section(f"[profile {PROFILE}]")
@@ -120,8 +140,14 @@ def package_root():
 
 
 def find_project(start=None):
-    """The Sceptre project root: the nearest folder with config/config.yaml."""
-    here = Path(start or os.getcwd()).resolve()
+    """The Sceptre project root: `start` itself when given, else the nearest folder with
+    config/config.yaml from the current folder up (or the installed project's folder)."""
+    if start is not None:
+        folder = Path(start).resolve()
+        if (folder / "config" / "config.yaml").is_file():
+            return folder
+        raise LocalError(f"--project-dir {folder}: not a Sceptre project (no config/config.yaml)")
+    here = Path(os.getcwd()).resolve()
     for folder in [here, *here.parents]:
         if (folder / "config" / "config.yaml").is_file():
             return folder
@@ -170,6 +196,19 @@ class LocalPlatform:
             detail = error.read().decode("utf-8", "replace")
             raise LocalError(f"the emulator answered {error.code} to {method} {url}: {detail}")
 
+    def other_platform(self):
+        """The project folder of another local platform that runs here (on our port, or
+        where the AWS profile points), else None."""
+        ports = {self.port}
+        endpoint = profile_endpoint() or ""
+        if endpoint.startswith("http://127.0.0.1:") and endpoint.rsplit(":", 1)[1].isdigit():
+            ports.add(int(endpoint.rsplit(":", 1)[1]))
+        for port in sorted(ports):
+            health = self.health(port)
+            if health and Path(health.get("state_dir", "")) != self.state_dir:
+                return Path(health["state_dir"]).parent
+        return None
+
     def running(self):
         """The recorded emulator's facts if it runs and serves this project's state, else None."""
         record = self.recorded()
@@ -192,10 +231,12 @@ class LocalPlatform:
                     f"the local emulator already runs on port {record['port']}, not {self.port}: "
                     "run `fargate-platform local down` first to change the port")
             return False
-        if self.health():
+        other = self.other_platform()
+        if other:
             raise LocalError(
-                f"port {self.port} is used by another emulator (not this project's {self.state_dir}):"
-                f" stop it or set {PORT_VARIABLE}")
+                f"another local platform runs on this machine, from {other}: stop it with "
+                f"`bash {other}/scripts/local.sh down` first (one at a time: they share the "
+                f"emulator port and the AWS profile {PROFILE})")
         if not _port_free(self.port):
             raise LocalError(f"port {self.port} on 127.0.0.1 is in use: set {PORT_VARIABLE} "
                              "to a free port")
@@ -203,9 +244,7 @@ class LocalPlatform:
                       or package_root() / ".venvs" / "emulator" / "bin" / "python")
         if not python.exists():
             raise LocalError(f"{python} is missing: run `bash scripts/bootstrap.sh` first")
-        self.state_dir.mkdir(exist_ok=True)
-        # PostgreSQL runs as the `postgres` OS user and must be able to enter this folder.
-        os.chmod(self.state_dir, 0o755)
+        self.state_dir.mkdir(mode=0o700, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": str(package_root())}
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
@@ -217,8 +256,8 @@ class LocalPlatform:
         deadline = time.time() + START_TIMEOUT
         while time.time() < deadline:
             if process.poll() is not None:
-                raise LocalError(f"the emulator exited (code {process.returncode}); its log "
-                                 f"{self.log_file} ends with:\n{_tail(self.log_file)}")
+                raise LocalError(f"the emulator exited (code {process.returncode}): "
+                                 f"{_tail(self.log_file, 1)} (log: {self.log_file})")
             health = self.health()
             if health and health.get("pid") == process.pid:
                 return True
@@ -244,6 +283,11 @@ class LocalPlatform:
             raise LocalError(f"PostgreSQL did not start: {facts['error']}")
         return facts
 
+    def postgres(self):
+        from fargate_platform.local.postgres import LocalPostgres
+
+        return LocalPostgres(self.state_dir / "postgres")
+
     def stop(self):
         """Stop the emulator (it stops PostgreSQL), then make sure PostgreSQL is down too."""
         record = self.recorded()
@@ -251,12 +295,17 @@ class LocalPlatform:
         if record and self._is_our_emulator(record.get("pid")):
             _terminate(int(record["pid"]))
             stopped = True
-        postgres_dir = self.state_dir / "postgres"
-        if (postgres_dir / "data" / "postmaster.pid").exists():
-            from fargate_platform.local.postgres import LocalPostgres
-
-            LocalPostgres(postgres_dir).stop()
+        postgres = self.postgres()
+        if postgres.is_running:
+            postgres.stop()
             stopped = True
+        return stopped
+
+    def remove(self):
+        """Stop everything and delete the state: .local/ and PostgreSQL's server folder."""
+        stopped = self.stop()
+        self.postgres().remove()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
         return stopped
 
 
@@ -355,17 +404,30 @@ def summary_lines(project_dir, endpoint_url, database):
                 f'user={username} sslmode=verify-full sslrootcert={database["ca_cert_path"]}"')
         else:
             lines.append("  psql:      (no credentials yet: the service's launch did not finish)")
+    example = min(environment.services, default="order")
+    lines += [
+        "",
+        f"In a new shell, from {project_dir}: `. {_in_venv('activate')}` puts sceptre and "
+        "fargate-platform on PATH, then e.g.",
+        f"  sceptre launch {ENVIRONMENT}/services/{example}     sceptre status {ENVIRONMENT}",
+        f"  fargate-platform local status     {UP_COMMAND.replace(' up', ' down')}  (stops it all)",
+    ]
     return lines
 
 
+def _in_venv(program):
+    """`program` of this virtualenv, as a path relative to the current folder if it can be."""
+    script = Path(sys.executable).with_name(program)
+    if not script.exists():
+        return program
+    try:
+        return os.path.relpath(script)
+    except ValueError:
+        return str(script)
+
+
 def _command_name():
-    script = Path(sys.executable).with_name("fargate-platform")
-    if script.exists():
-        try:
-            return os.path.relpath(script)
-        except ValueError:
-            return str(script)
-    return "fargate-platform"
+    return _in_venv("fargate-platform")
 
 
 # -- subcommands -------------------------------------------------------------------------------
@@ -377,6 +439,35 @@ def run_up(args):
     _step(f"local AWS emulator on {platform.endpoint_url} (state {platform.state_dir})")
     started = platform.start()
     print("    started" if started else "    already running: reused", flush=True)
+    try:
+        code = _launch(project, platform, args)
+    except BaseException as error:
+        if started:
+            _stop_after_failure(platform)
+            if isinstance(error, LocalError):
+                raise LocalError(f"{error}; stopped what this run started: fix that, then "
+                                 f"run `{UP_COMMAND}` again") from None
+        raise
+    if code != 0:
+        if started:
+            _stop_after_failure(platform)
+            kept = "stopped the emulator and PostgreSQL this run started"
+        else:
+            kept = "the emulator keeps running"
+        print(f"fargate-platform local: error: sceptre launch {ENVIRONMENT} failed (exit {code}); {kept} "
+              f"(log: {platform.log_file}): fix the cause, then run `{UP_COMMAND}` again",
+              file=sys.stderr)
+    return code
+
+
+def _stop_after_failure(platform):
+    platform.stop()
+    if profile_endpoint() == platform.endpoint_url:
+        remove_profile()
+
+
+def _launch(project, platform, args):
+    """PostgreSQL, the AWS profile, `sceptre launch local -y` and the summary; the exit code."""
     database = platform.ensure_database()
     print(f"    PostgreSQL on 127.0.0.1:{database['port']}, CA {database['ca_cert_path']}",
           flush=True)
@@ -396,9 +487,6 @@ def run_up(args):
     result = subprocess.run([str(sceptre if sceptre.exists() else "sceptre"), "launch",
                              ENVIRONMENT, "-y"], cwd=project, env=env)
     if result.returncode != 0:
-        print(f"\nsceptre launch {ENVIRONMENT} failed (exit {result.returncode}); the emulator "
-              f"keeps running (log: {platform.log_file}). Fix the cause and run this again.",
-              file=sys.stderr)
         return result.returncode
     _step("summary")
     print("\n".join(summary_lines(project, platform.endpoint_url, database)), flush=True)
@@ -408,12 +496,10 @@ def run_up(args):
 def run_down(args):
     project = find_project(args.project_dir)
     platform = LocalPlatform(project, args.port)
-    stopped = platform.stop()
+    stopped = platform.remove()
     remove_profile()
-    if platform.state_dir.exists():
-        shutil.rmtree(platform.state_dir)
     print(("stopped the local platform; " if stopped else "nothing was running; ")
-          + f"removed {platform.state_dir} and the AWS profile {PROFILE}")
+          + f"removed {platform.state_dir}, PostgreSQL's data and the AWS profile {PROFILE}")
     return 0
 
 
@@ -468,20 +554,6 @@ def _step(text):
     print(f"\n==> {text}", flush=True)
 
 
-def _guarded(function):
-    def run(args):
-        try:
-            return function(args)
-        except LocalError as error:
-            print(f"fargate-platform local: {error}", file=sys.stderr)
-            return 2
-        except names.InvalidNameError as error:
-            print(f"fargate-platform local: {error}", file=sys.stderr)
-            return 2
-
-    return run
-
-
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "local", help="run the whole platform on this machine (emulator + PostgreSQL)",
@@ -499,13 +571,13 @@ def add_parser(subparsers):
         "up", help="start the emulator and PostgreSQL, write the AWS profile, launch `local`"))
     up.add_argument("--no-launch", action="store_true",
                     help="start everything but do not run `sceptre launch local`")
-    up.set_defaults(func=_guarded(run_up))
+    up.set_defaults(func=run_up)
     common(actions.add_parser("down", help="stop everything and remove .local/ and the profile")
-           ).set_defaults(func=_guarded(run_down))
+           ).set_defaults(func=run_down)
     common(actions.add_parser("status", help="what runs, and the local stacks' states")
-           ).set_defaults(func=_guarded(run_status))
+           ).set_defaults(func=run_status)
     password = common(actions.add_parser(
         "password", help="print a service's database password (for PGPASSWORD=$(...))"))
     password.add_argument("service")
-    password.set_defaults(func=_guarded(run_password))
+    password.set_defaults(func=run_password)
     return parser

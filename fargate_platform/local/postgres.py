@@ -12,16 +12,22 @@ What it sets up, and why:
 - The TLS server certificate (CN/SAN 127.0.0.1 and localhost) is signed by a throwaway
   CA generated here; the CA's private key is never written, so nothing else can be
   signed by it. `ca_cert_path` is the bundle clients verify against.
-- The unix socket lives in the state folder with mode 0700: only the OS user owning the
+- The unix socket lives in the server folder with mode 0700: only the OS user owning the
   server (and root) reaches it, as the `postgres` superuser (`connect_admin`).
 - PostgreSQL refuses to run as root: when we are root, initdb/pg_ctl/postgres run as
-  the `postgres` OS user and the state folder is handed to that user.
+  the `postgres` OS user, and what that user must reach (data, socket, server key, log)
+  lives in a server folder of its own, under its home: a project inside a 0700 home
+  folder stays 0700. That folder is named after the state folder (one per state folder,
+  with an `owner` file naming it) and `remove()` deletes it. As anyone else the server
+  runs as us, and the server folder is the state folder.
 - fsync and synchronous commit are off: this server holds throwaway or local data.
 
-The state folder is kept between start() and stop(), so a restart keeps the data and,
-when it is still free, the same port.
+The state folder (the CA and the port, for clients) and the server folder are kept
+between start() and stop(), so a restart keeps the data and, when it is still free, the
+same port.
 """
 import datetime
+import hashlib
 import ipaddress
 import os
 import pwd
@@ -29,9 +35,13 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
+from fargate_platform.errors import PlatformError
+
 SERVER_OS_USER = "postgres"  # used only when running as root
+SERVER_FOLDERS = "fargate-platform"  # under the server OS user's home, as root
 SUPERUSER = "postgres"
 LISTEN_HOST = "127.0.0.1"
 MAX_CONNECTIONS = 300  # 50 concurrent bootstraps hold up to two connections each
@@ -39,7 +49,7 @@ _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _UNIX_SOCKET_PATH_MAX = 107  # sun_path limit on Linux, including the socket file name
 
 
-class LocalPostgresError(RuntimeError):
+class LocalPostgresError(PlatformError):
     """The local PostgreSQL server could not be set up, started or stopped."""
 
 
@@ -47,6 +57,9 @@ def find_bin_dir():
     """The folder holding initdb/pg_ctl: $PG_BIN_DIR, Debian's newest version, or PATH."""
     configured = os.environ.get("PG_BIN_DIR")
     if configured:
+        if not (Path(configured) / "pg_ctl").is_file():
+            raise LocalPostgresError(f"PG_BIN_DIR={configured} holds no pg_ctl: name the folder "
+                                     "of PostgreSQL's server programs, or unset it")
         return Path(configured)
     debian = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
@@ -61,6 +74,28 @@ def find_bin_dir():
         "PostgreSQL server binaries not found: install the postgresql package "
         "(scripts/bootstrap.sh does) or set PG_BIN_DIR to the folder holding pg_ctl"
     )
+
+
+def _server_os_user():
+    try:
+        return pwd.getpwnam(SERVER_OS_USER)
+    except KeyError:
+        raise LocalPostgresError(
+            f"running as root needs the OS user {SERVER_OS_USER!r} (installed with the "
+            "postgresql package): PostgreSQL refuses to run as root"
+        ) from None
+
+
+def server_folder(state_dir):
+    """Where the server's own files live for `state_dir`: the state folder itself, or, as
+    root, `~postgres/fargate-platform/<hash of the state folder's path>`."""
+    state_dir = Path(state_dir).absolute()
+    if os.geteuid() != 0:
+        return state_dir
+    home = Path(_server_os_user().pw_dir)
+    base = home if home.is_dir() else Path(tempfile.gettempdir())
+    digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:16]
+    return base / SERVER_FOLDERS / digest
 
 
 def _free_port():
@@ -84,18 +119,20 @@ class LocalPostgres:
     Interface: start(), stop(), is_running, host, port, ca_cert_path,
     set_login(username, password, superuser=True), connect_admin(dbname).
 
-    Layout of state_dir: data/ (PGDATA), socket/ (unix socket), tls/ (server key and
-    certificate), ca.crt (the CA to verify against), postgresql.log, port.
+    Layout: state_dir holds ca.crt (the CA to verify against) and port; the server folder
+    (server_folder(state_dir)) holds data/ (PGDATA), socket/ (unix socket), tls/ (server
+    key and certificate), postgresql.log and, as root, `owner`.
     """
 
     def __init__(self, state_dir, port=None, bin_dir=None):
         self.state_dir = Path(state_dir).absolute()
+        self.server_dir = server_folder(self.state_dir)
         self._requested_port = port
         self._bin_dir = Path(bin_dir) if bin_dir else None
-        self._data_dir = self.state_dir / "data"
-        self._socket_dir = self.state_dir / "socket"
-        self._tls_dir = self.state_dir / "tls"
-        self._log_file = self.state_dir / "postgresql.log"
+        self._data_dir = self.server_dir / "data"
+        self._socket_dir = self.server_dir / "socket"
+        self._tls_dir = self.server_dir / "tls"
+        self._log_file = self.server_dir / "postgresql.log"
         self._port_file = self.state_dir / "port"
         self._as_root = os.geteuid() == 0
         self._port = None
@@ -143,6 +180,7 @@ class LocalPostgres:
         if self.is_running:
             self._port = int(self._port_file.read_text().strip())
             return self
+        self._bin("pg_ctl")  # no server programs: say so before making anything
         self._prepare_state_dir()
         if not (self._data_dir / "PG_VERSION").exists():
             self._initdb()
@@ -163,8 +201,8 @@ class LocalPostgres:
             if "already in use" not in self._log_tail() and "could not bind" not in self._log_tail():
                 break  # not a port race: retrying would fail the same way
         raise LocalPostgresError(
-            f"PostgreSQL did not start in {self.state_dir}: {last_error}\n"
-            f"last lines of {self._log_file}:\n{self._log_tail()}"
+            f"PostgreSQL did not start in {self.server_dir}: "
+            f"{self._log_cause() or last_error or 'no message'} (log: {self._log_file})"
         )
 
     def stop(self):
@@ -176,6 +214,12 @@ class LocalPostgres:
             raise LocalPostgresError(
                 f"PostgreSQL in {self.state_dir} did not stop: {result.stderr.strip()}"
             )
+
+    def remove(self):
+        """Stop the server and delete its data: the state folder and the server folder."""
+        self.stop()
+        for folder in {self.server_dir, self.state_dir}:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
@@ -237,7 +281,7 @@ class LocalPostgres:
         if self._as_root:
             argv = ["runuser", "-u", SERVER_OS_USER, "--"] + argv
         result = subprocess.run(
-            argv, cwd=self.state_dir, capture_output=True, text=True, timeout=120,
+            argv, cwd=self.server_dir, capture_output=True, text=True, timeout=120,
             env={**os.environ, "LC_ALL": "C"},
         )
         if check and result.returncode != 0:
@@ -256,13 +300,7 @@ class LocalPostgres:
     def _server_ids(self):
         if not self._as_root:
             return None
-        try:
-            entry = pwd.getpwnam(SERVER_OS_USER)
-        except KeyError:
-            raise LocalPostgresError(
-                f"running as root needs the OS user {SERVER_OS_USER!r} (installed with the "
-                "postgresql package): PostgreSQL refuses to run as root"
-            ) from None
+        entry = _server_os_user()
         return entry.pw_uid, entry.pw_gid
 
     def _give_to_server_user(self, path):
@@ -277,23 +315,31 @@ class LocalPostgres:
                 f"state folder path too long for a unix socket ({len(str(socket_path))} > "
                 f"{_UNIX_SOCKET_PATH_MAX} characters): choose a shorter one than {self.state_dir}"
             )
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self._as_root:
             self._check_reachable_by_server_user()
-        for folder in (self.state_dir, self._socket_dir, self._tls_dir):
+            for folder in (self.server_dir.parent, self.server_dir):
+                folder.mkdir(mode=0o700, exist_ok=True)
+                os.chmod(folder, 0o700)
+                self._give_to_server_user(folder)
+            # Which state folder this server belongs to, for whoever finds it under ~postgres.
+            (self.server_dir / "owner").write_text(f"{self.state_dir}\n")
+        for folder in (self._socket_dir, self._tls_dir):
             folder.mkdir(mode=0o700, exist_ok=True)
             os.chmod(folder, 0o700)
             self._give_to_server_user(folder)
 
     def _check_reachable_by_server_user(self):
         uid, _ = self._server_ids()
-        for parent in self.state_dir.parents:
+        for parent in self.server_dir.parents:
+            if not parent.exists():
+                continue  # made below, for the server OS user
             info = parent.stat()
             if info.st_uid != uid and not info.st_mode & 0o001:
                 raise LocalPostgresError(
                     f"the {SERVER_OS_USER!r} OS user that runs PostgreSQL cannot enter {parent} "
-                    f"(mode {oct(info.st_mode & 0o777)}): put the state folder {self.state_dir} "
-                    "somewhere it can reach, e.g. under /tmp or the project folder"
+                    f"(mode {oct(info.st_mode & 0o777)}), where its server folder "
+                    f"{self.server_dir} is: let it enter ({parent} is not a home folder)"
                 )
 
     def _initdb(self):
@@ -346,6 +392,12 @@ class LocalPostgres:
             if _port_is_free(previous):
                 return previous
         return _free_port()
+
+    def _log_cause(self):
+        """The server log's last FATAL or ERROR line (else its last line), for a one-line error."""
+        lines = [line.strip() for line in self._log_tail().splitlines() if line.strip()]
+        fatal = [line for line in lines if "FATAL" in line or "ERROR" in line]
+        return (fatal or lines or [""])[-1]
 
     def _log_tail(self, lines=20):
         try:
@@ -424,4 +476,5 @@ class LocalPostgres:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.chmod(path, mode)
-            self._give_to_server_user(path)
+            if path.parent == self._tls_dir:  # the server reads its own key and certificate
+                self._give_to_server_user(path)

@@ -48,7 +48,8 @@ class LocalDatabase:
         """Plain facts for the control API and `local status`."""
         server = self._postgres()
         running = server.is_running
-        facts = {"running": running, "state_dir": str(server.state_dir), "host": server.host,
+        facts = {"running": running, "state_dir": str(server.state_dir),
+                 "server_dir": str(server.server_dir), "host": server.host,
                  "ca_cert_path": server.ca_cert_path}
         try:
             facts["port"] = server.port

@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+
+from fargate_platform.local.postgres import LocalPostgres
 
 REPO = Path(__file__).resolve().parents[3]
 EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
@@ -50,10 +53,8 @@ def stop_process(process, timeout=30):
 
 
 def state_folder(prefix):
-    """A folder the `postgres` OS user can traverse (PostgreSQL runs as that user)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    os.chmod(path, 0o711)
-    return path
+    """A private (0700) folder: the server folder of its PostgreSQL is elsewhere as root."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 class Emulator:
@@ -145,19 +146,11 @@ def emulator():
     finally:
         stop_process(process)
         # The emulator stops its PostgreSQL server on exit: check, and never leave one.
-        pid_file = state_dir / "postgres" / "data" / "postmaster.pid"
-        leftover = pid_file.exists()
-        if leftover:
-            subprocess.run(["runuser", "-u", "postgres", "--", _pg_ctl(), "stop", "-D",
-                            str(state_dir / "postgres" / "data"), "-m", "immediate"],
-                           capture_output=True)
+        postgres = LocalPostgres(state_dir / "postgres")
+        leftover = postgres.is_running
         keep = os.environ.get("FARGATE_PLATFORM_KEEP_EMULATOR_LOG")
         if keep:  # for debugging: where to copy the emulator's log before cleaning up
             Path(keep).write_bytes(Path(log_path).read_bytes())
-        subprocess.run(["rm", "-rf", str(state_dir)], check=False)
+        postgres.remove()
+        shutil.rmtree(state_dir, ignore_errors=True)
         assert not leftover, "the emulator left its PostgreSQL server running"
-
-
-def _pg_ctl():
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    return str(candidates[-1]) if candidates else "pg_ctl"

@@ -1,6 +1,8 @@
 """`fargate-platform local`: the AWS profile it writes, and what `down` may stop."""
 import json
 
+import pytest
+
 from fargate_platform.local import commands
 
 OTHERS = ("# my settings\n[default]\nregion = us-east-1\n\n"
@@ -50,8 +52,15 @@ def test_down_never_signals_a_process_that_is_not_this_projects_emulator(tmp_pat
     assert platform.running() is None
 
 
-def test_the_project_is_found_from_a_subfolder(tmp_path):
+def test_the_project_is_found_from_a_subfolder(tmp_path, monkeypatch):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text("project_code: x\n")
     (tmp_path / "config" / "local").mkdir()
-    assert commands.find_project(tmp_path / "config" / "local") == tmp_path
+    monkeypatch.chdir(tmp_path / "config" / "local")
+    assert commands.find_project() == tmp_path
+    assert commands.find_project(tmp_path) == tmp_path
+
+
+def test_a_project_dir_that_is_no_project_is_refused_not_replaced(tmp_path):
+    with pytest.raises(commands.LocalError, match=r"--project-dir .*: not a Sceptre project"):
+        commands.find_project(tmp_path)

@@ -148,7 +148,7 @@ def test_the_control_api_restarts_a_stopped_server_on_the_same_port(emulator):
     from pathlib import Path
 
     before = emulator.control("postgres")
-    data = Path(before["state_dir"]) / "data"
+    data = Path(before["server_dir"]) / "data"
     pg_ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
     subprocess.run(["runuser", "-u", "postgres", "--", str(pg_ctl), "stop", "-D", str(data),
                     "-m", "fast", "-w"], check=True, capture_output=True)

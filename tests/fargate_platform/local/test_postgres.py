@@ -2,7 +2,6 @@
 a private unix socket for the superuser, and a restart that keeps data and port."""
 import ipaddress
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -48,8 +47,7 @@ def test_restart_keeps_data_and_port():
         conn.close()
         again.stop()
     finally:
-        LocalPostgres(state).stop()
-        shutil.rmtree(state, ignore_errors=True)
+        LocalPostgres(state).remove()
 
 
 def test_tls_verify_full_with_the_throwaway_ca(local_postgres):
@@ -96,13 +94,14 @@ def test_a_wrong_ca_fails_verification(local_postgres, tmp_path):
 
 
 def test_server_certificate_names_loopback(local_postgres):
-    certificate = x509.load_pem_x509_certificate((local_postgres.state_dir / "tls" / "server.crt").read_bytes())
+    certificate = x509.load_pem_x509_certificate((local_postgres.server_dir / "tls" / "server.crt").read_bytes())
     names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
     assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
     ca = x509.load_pem_x509_certificate(Path(local_postgres.ca_cert_path).read_bytes())
     assert certificate.issuer == ca.subject
-    assert not list(local_postgres.state_dir.rglob("ca.key"))  # the CA's key was never written
+    for folder in (local_postgres.state_dir, local_postgres.server_dir):
+        assert not list(folder.rglob("ca.key"))  # the CA's key was never written
 
 
 def test_listens_on_loopback_only_with_a_private_socket(local_postgres):
@@ -115,7 +114,7 @@ def test_listens_on_loopback_only_with_a_private_socket(local_postgres):
     conn.close()
     assert settings == {"listen_addresses": "127.0.0.1", "fsync": "off", "ssl": "on",
                         "password_encryption": "scram-sha-256", "is_superuser": "on"}
-    socket_dir = local_postgres.state_dir / "socket"
+    socket_dir = local_postgres.server_dir / "socket"
     assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
 
 
@@ -148,18 +147,36 @@ def test_set_login_refuses_an_empty_password(local_postgres):
         local_postgres.set_login("someone", "")
 
 
-def test_a_state_folder_the_server_user_cannot_reach_is_a_clear_error(tmp_path):
-    private = tmp_path / "private"
+def test_a_state_folder_inside_a_private_folder_works_and_remove_leaves_nothing(tmp_path):
+    private = tmp_path / "home"
     private.mkdir(mode=0o700)
-    os.chmod(private, 0o700)
-    server = LocalPostgres(private / "state")
-    if os.geteuid() == 0:  # the server would run as the postgres OS user
-        with pytest.raises(LocalPostgresError, match="cannot enter"):
-            server.start()
-    else:  # the server runs as us: a private folder is fine
+    os.chmod(private, 0o700)  # a home folder: the postgres OS user cannot enter it
+    server = LocalPostgres(private / "project" / ".local" / "postgres")
+    try:
         server.start()
         assert server.is_running
-        server.stop()
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700  # not loosened
+        assert Path(server.ca_cert_path).parent == server.state_dir  # where the config names it
+        if os.geteuid() == 0:  # the server runs as postgres: its files are in its own folder
+            assert server.server_dir.owner() == "postgres"
+            assert private not in server.server_dir.parents
+            assert (server.server_dir / "owner").read_text().strip() == str(server.state_dir)
+        else:
+            assert server.server_dir == server.state_dir
+        server.set_login("private_user", "Private-Pass-1")
+        tls_connect(server, "private_user", "Private-Pass-1").close()
+    finally:
+        server.remove()
+    assert not server.is_running
+    assert not server.server_dir.exists() and not server.state_dir.exists()
+
+
+def test_a_pg_bin_dir_without_the_server_programs_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PG_BIN_DIR", str(tmp_path))
+    server = LocalPostgres(tmp_path / "state")
+    with pytest.raises(LocalPostgresError, match=r"PG_BIN_DIR=.* holds no pg_ctl"):
+        server.start()
+    assert not server.state_dir.exists() and not server.server_dir.exists()  # nothing made
 
 
 def test_port_before_start_is_a_clear_error(tmp_path):

@@ -61,6 +61,11 @@ class ConfigError(PlatformError, ValueError):
     """Bad configuration: the message names the file and the key."""
 
 
+class UserDataError(ConfigError):
+    """A stack file's sceptre_user_data is wrong: the message names the key, and the template
+    handler puts the stack file in front of it."""
+
+
 @dataclass(frozen=True)
 class Network:
     cidr: str | None
@@ -191,7 +196,10 @@ def _read_yaml(path):
         with open(path) as stream:
             return yaml.load(stream, Loader=_Loader) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
 
 
 def _between(low, high):

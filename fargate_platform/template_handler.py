@@ -21,7 +21,8 @@ from pathlib import Path
 from sceptre.exceptions import TemplateNotFoundError, TemplateSceptreHandlerError
 from sceptre.template_handlers import TemplateHandler
 
-from fargate_platform.sceptre_errors import sceptre_errors
+from fargate_platform.config import UserDataError
+from fargate_platform.sceptre_errors import PlatformSceptreError, sceptre_errors
 
 _modules = {}
 _modules_lock = threading.Lock()  # Sceptre renders the stacks of a batch on a thread pool
@@ -39,7 +40,10 @@ class PlatformTemplate(TemplateHandler):
     @sceptre_errors
     def handle(self):
         path = Path(self.stack_group_config["project_path"]) / "templates" / self.arguments["path"]
-        return render(path, self.sceptre_user_data)
+        try:
+            return render(path, self.sceptre_user_data)
+        except UserDataError as error:
+            raise PlatformSceptreError(f"config/{self.name}.yaml: {error}") from None
 
 
 def render(path, sceptre_user_data):

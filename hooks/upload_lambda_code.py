@@ -28,7 +28,7 @@ class UploadLambdaCode(Hook):
         return (getattr(self.stack, "config", None) or {}).get("project_path")
 
     def _arguments(self):
-        where = f"!upload_lambda_code in {self.stack.name}"
+        where = "!upload_lambda_code"  # the stack name leads the message (sceptre_errors)
         argument = self.argument
         if not isinstance(argument, dict) or set(argument) - {"bucket", "functions"}:
             raise lambda_package.PackagingError(f"{where}: expected a mapping with 'bucket' and 'functions' only")

@@ -15,7 +15,7 @@ class LambdaCodeKey(Resolver):
     @sceptre_errors
     def resolve(self):
         spec = lambda_package.FunctionSpec.from_argument(
-            self.argument, f"!lambda_code_key in {self.stack.name}", project_root=_project_root(self.stack)
+            self.argument, "!lambda_code_key", project_root=_project_root(self.stack)
         )
         return lambda_package.code_key(spec)
 

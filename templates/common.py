@@ -13,7 +13,7 @@ def load(sceptre_user_data):
         project_path = sceptre_user_data["project_path"]
         env_name = sceptre_user_data["environment"]
     except (KeyError, TypeError):
-        raise config.ConfigError(
+        raise config.UserDataError(
             "sceptre_user_data needs project_path and environment (see any stack file under config/)"
         ) from None
     return config.load_environment(project_path, env_name)

@@ -177,7 +177,7 @@ def sceptre_handler(sceptre_user_data):
     environment = common.load(sceptre_user_data)
     service_name = sceptre_user_data.get("service")
     if service_name not in environment.services:
-        raise config.ConfigError(
+        raise config.UserDataError(
             f"sceptre_user_data.service {service_name!r} has no folder under config/{environment.name}/services/"
         )
     service = environment.services[service_name]

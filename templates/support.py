@@ -153,6 +153,6 @@ def sceptre_handler(sceptre_user_data):
     part = sceptre_user_data.get("part")
     builders = {"artefacts": artefacts, "functions": functions}
     if part not in builders:
-        raise config.ConfigError(f"sceptre_user_data.part must be one of {sorted(builders)}, got {part!r}")
+        raise config.UserDataError(f"sceptre_user_data.part must be one of {sorted(builders)}, got {part!r}")
     return common.to_json(builders[part](environment))
 

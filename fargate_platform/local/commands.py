@@ -48,6 +48,14 @@ class LocalError(PlatformError):
     """A problem the user can act on; printed without a traceback."""
 
 
+class EmulatorRefused(LocalError):
+    """The emulator's control API answered an error; `detail` is its own message."""
+
+    def __init__(self, message, detail):
+        super().__init__(message)
+        self.detail = detail
+
+
 # -- the AWS profile ---------------------------------------------------------------------------
 
 
@@ -194,7 +202,12 @@ class LocalPlatform:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             detail = error.read().decode("utf-8", "replace")
-            raise LocalError(f"the emulator answered {error.code} to {method} {url}: {detail}")
+            try:
+                detail = json.loads(detail)["error"]
+            except (ValueError, KeyError, TypeError):
+                pass
+            raise EmulatorRefused(f"the emulator answered {error.code} to {method} {url}: {detail}",
+                                  detail)
 
     def other_platform(self):
         """The project folder of another local platform that runs here (on our port, or
@@ -278,10 +291,10 @@ class LocalPlatform:
 
     def ensure_database(self):
         """Start PostgreSQL if it is not running (also after someone stopped it); its facts."""
-        facts = self.request("postgres", method="POST")
-        if "error" in facts:
-            raise LocalError(f"PostgreSQL did not start: {facts['error']}")
-        return facts
+        try:
+            return self.request("postgres", method="POST")
+        except EmulatorRefused as error:
+            raise LocalError(f"PostgreSQL did not start: {error.detail}") from None
 
     def postgres(self):
         from fargate_platform.local.postgres import LocalPostgres

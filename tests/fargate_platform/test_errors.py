@@ -48,11 +48,11 @@ MISTAKES = {
     ),
     "code-key": (
         f"parameters:\n  Value: !lambda_code_key {CODE}\n",
-        ["no-such-bundle.pem"],
+        ["mistakes/code-key - CA bundle", "no-such-bundle.pem"],
     ),
     "upload-code": (
         f"hooks:\n  before_create:\n    - !upload_lambda_code {{bucket: fp-mistakes, functions: [{CODE}]}}\n",
-        ["no-such-bundle.pem"],
+        ["mistakes/upload-code - CA bundle", "no-such-bundle.pem"],
     ),
     "db-bootstrap": (
         "hooks:\n  before_create:\n"
@@ -147,7 +147,8 @@ def test_an_unknown_service_key(project):
 def test_a_config_file_that_is_not_yaml(project):
     (project / "config/local/services/order/config.yaml").write_text("service: [unclosed\n")
     assert_one_line_error(sceptre(project, "generate", "local/services/inventory/service.yaml"),
-                          "config/local/services/order/config.yaml: not valid YAML")
+                          "config/local/services/order/config.yaml: not valid YAML at line 2, "
+                          "column 1: expected ',' or ']'")
 
 
 def test_two_services_on_one_host(project):
@@ -168,7 +169,7 @@ def test_a_stack_file_naming_a_service_that_has_no_folder(project):
     stack = project / "config/dev/services/order/service.yaml"
     stack.write_text(stack.read_text().replace('service: "{{ service.name }}"', "service: ghost", 1))
     assert_one_line_error(sceptre(project, "generate", "dev/services/order/service.yaml"),
-                          "sceptre_user_data.service 'ghost'")
+                          "config/dev/services/order/service.yaml: sceptre_user_data.service 'ghost'")
 
 
 # -- hooks and resolvers, through `sceptre launch` against moto's server --------------------

@@ -9,7 +9,7 @@ from sceptre.stack import Stack
 
 from fargate_platform import lambda_package
 from fargate_platform.hooks.upload_lambda_code import UploadLambdaCode
-from fargate_platform.lambda_package import PackagingError
+from fargate_platform.sceptre_errors import PlatformSceptreError
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "fargate-platform-test-artefacts"
@@ -92,7 +92,7 @@ def test_a_changed_input_uploads_a_new_key(bucket, ca_file, capsys):
 
 
 def test_missing_ca_bundle_fails_before_uploading(bucket, tmp_path):
-    with pytest.raises(PackagingError, match="CA bundle for db_bootstrap not found"):
+    with pytest.raises(PlatformSceptreError, match="CA bundle for db_bootstrap not found"):
         run_hook({"bucket": BUCKET, "functions": [
             {"function": "db_bootstrap", "target": "local", "ca_bundle": str(tmp_path / "missing.pem")}]})
     assert versions(bucket) == []
@@ -110,7 +110,7 @@ def test_missing_ca_bundle_fails_before_uploading(bucket, tmp_path):
     ],
 )
 def test_bad_arguments_are_clear_errors(bucket, argument, message):
-    with pytest.raises(PackagingError) as raised:
+    with pytest.raises(PlatformSceptreError) as raised:
         run_hook(argument)
     assert message in str(raised.value) and "test/support/functions" in str(raised.value)
 

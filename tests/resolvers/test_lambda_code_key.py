@@ -9,7 +9,7 @@ import pytest
 from sceptre.stack import Stack
 
 from fargate_platform import lambda_package
-from fargate_platform.lambda_package import PackagingError
+from fargate_platform.sceptre_errors import PlatformSceptreError
 from fargate_platform.resolvers.lambda_code_key import LambdaCodeKey
 
 SCEPTRE = Path(sys.executable).parent / "sceptre"
@@ -47,7 +47,7 @@ def test_resolves_to_the_packaging_key_with_paths_relative_to_the_project(tmp_pa
 def test_errors_name_the_tag_and_the_problem(tmp_path, argument, message):
     resolver = LambdaCodeKey(argument)
     resolver.stack = stack_with({"function": "admin_secret", "target": "local"}, tmp_path)
-    with pytest.raises(PackagingError) as raised:
+    with pytest.raises(PlatformSceptreError) as raised:
         resolver.resolve()
     assert message in str(raised.value)
 

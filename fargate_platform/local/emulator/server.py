@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 
+from fargate_platform.errors import PlatformError
 from fargate_platform.local.emulator import custom_resources
 
 CONTROL_PREFIX = "/_fargate_platform/"
@@ -55,6 +56,8 @@ class EmulatorApp:
                 if method == "POST":
                     self.emulator.database.ensure_running()
                 return 200, self.emulator.database.describe()
+            except PlatformError as exc:  # the user's to fix: the message says how
+                return 500, {"error": str(exc)}
             except Exception as exc:  # noqa: BLE001 - reported to the caller
                 return 500, {"error": f"{type(exc).__name__}: {exc}"}
         return 404, {"error": f"unknown request {method} {CONTROL_PREFIX}{route}"}

@@ -1,54 +1,29 @@
-"""Every stack of every environment, rendered once per test run by the real `sceptre` CLI."""
-import json
-import shutil
-import subprocess
+"""Every stack of every environment, rendered once per test run by the real `sceptre` CLI
+(tests/templates/golden.py renders, and the golden files hold what it rendered last)."""
 import sys
 from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
-SCEPTRE = str(Path(sys.executable).with_name("sceptre"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import golden`
 
-
-def copy_project(destination):
-    """A throwaway copy of the project's config/ and templates/ (tests may add services to it)."""
-    for folder in ("config", "templates"):
-        shutil.copytree(PROJECT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return destination
-
-
-def environments(project):
-    return sorted(p.name for p in (project / "config").iterdir() if p.is_dir())
-
-
-def render(project, environment):
-    """{stack name: template} for every stack of `environment`, via `sceptre dump template --to-file`."""
-    result = subprocess.run(
-        [SCEPTRE, "--output", "json", "dump", "template", "--to-file", environment],
-        cwd=project, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, f"sceptre dump template {environment} failed:\n{result.stderr[-3000:]}"
-    prefix = f"fargate-platform-{environment}-"
-    dumped = {}
-    for path in sorted((project / ".dump").glob(f"{prefix}*/template.json")):
-        dumped[path.parent.name] = json.loads(path.read_text())
-    return dumped
+import golden  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def rendered_project(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("project"))
-    templates = {}
-    for environment in environments(project):
-        templates[environment] = render(project, environment)
-    return project, templates
+    """(project copy, {stack path: template}) for every stack of every environment."""
+    project = golden.copy_project(tmp_path_factory.mktemp("project"))
+    return project, golden.render_everything(project)
 
 
 @pytest.fixture(scope="session")
 def templates(rendered_project):
     """{environment: {stack name: template dict}}"""
-    return rendered_project[1]
+    by_environment = {}
+    for path, template in rendered_project[1].items():
+        by_environment.setdefault(path.split("/")[0], {})[golden.external_name(path)] = template
+    return by_environment
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +34,14 @@ def dump_dir(rendered_project):
 @pytest.fixture
 def project_copy(tmp_path):
     """A fresh copy of the project's config/ and templates/ for one test to change."""
-    return copy_project(tmp_path)
+    return golden.copy_project(tmp_path)
 
 
 @pytest.fixture
 def render_environment():
+    """render(project, environment) -> {stack name: template}, through the sceptre CLI."""
+    def render(project, environment):
+        return {golden.external_name(path): template
+                for path, template in golden.render(project, environment).items()}
+
     return render

@@ -38,7 +38,7 @@ venv() {
   echo "$want" > "$stamp"
 }
 
-venv .venv setup.py -- -e ".[test]"
+venv .venv setup.py pyproject.toml -- -e ".[test]"
 venv .venvs/emulator requirements/emulator.txt -- -r requirements/emulator.txt
 if [ "${1:-}" != local ]; then
   venv .venvs/checkov requirements/checkov.txt -- -r requirements/checkov.txt

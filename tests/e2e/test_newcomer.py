@@ -195,5 +195,6 @@ def test_as_an_ordinary_user_in_their_home(ordinary_user):
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # the user's own: no root's pyenv
     newcomer = Newcomer(project, env, user=name)
     the_readme_path(newcomer, port)
-    owners = {entry.owner() for entry in home.rglob("*") if entry.exists()}
-    assert owners <= {name}, f"files not the user's own in their home: {owners}"
+    foreign = [str(entry) for entry in home.rglob("*")
+               if entry.exists() and not entry.is_symlink() and entry.owner() != name]
+    assert not foreign, f"files in the user's home that are not theirs: {foreign[:10]}"

@@ -8,6 +8,7 @@ The stack files are read by Sceptre's own config reader (Jinja rendered, tags lo
 process; the resolvers are looked at, never resolved (nothing calls AWS).
 """
 import hashlib
+import json
 from collections import defaultdict
 
 import pytest
@@ -78,8 +79,8 @@ def wiring_problems(project, rendered):
 
 
 def test_every_stack_output_and_parameter_is_wired(rendered_project):
-    project, rendered = rendered_project
-    assert not wiring_problems(project, rendered), "\n".join(wiring_problems(project, rendered))
+    problems = wiring_problems(*rendered_project)
+    assert not problems, "\n".join(problems)
 
 
 def test_the_wiring_check_sees_every_reference(rendered_project):
@@ -123,3 +124,31 @@ def test_copies_of_one_stack_file_are_identical(name):
     assert not drifted(digests), (
         f"{', '.join(drifted(digests))} drifted from the other copies of {name}: the stack "
         "files are copies of one file (Sceptre's Jinja reads only the stack file's own folder)")
+
+
+def test_a_renamed_output_is_a_wiring_problem(rendered_project):
+    project, rendered = rendered_project
+    network = json.loads(json.dumps(rendered["dev/network"]))
+    network["Outputs"]["VpcIdentifier"] = network["Outputs"].pop("VpcId")
+    problems = wiring_problems(project, {**rendered, "dev/network": network})
+    assert "config/dev/cluster.yaml: !stack_output dev/network.yaml::VpcId: dev/network's " \
+           "template has no Output VpcId" in problems
+
+
+def test_a_parameter_the_template_lost_is_a_wiring_problem(rendered_project):
+    project, rendered = rendered_project
+    rds = json.loads(json.dumps(rendered["prod/rds"]))
+    del rds["Parameters"]["LogsKeyArn"]
+    rds["Parameters"]["NewSetting"] = {"Type": "String"}
+    problems = wiring_problems(project, {**rendered, "prod/rds": rds})
+    assert problems == [
+        "config/prod/rds.yaml: parameter LogsKeyArn is not a Parameter of its template",
+        "config/prod/rds.yaml: the template's Parameter NewSetting has no Default and the stack "
+        "file does not set it"]
+
+
+def test_a_drifted_copy_is_named(project_copy):
+    drift = project_copy / "config" / "prod" / "services" / "inventory" / "service.yaml"
+    drift.write_text(drift.read_text() + "# a local edit\n")
+    assert drifted(copies(project_copy)["services/<name>/service.yaml"]) == [
+        "config/prod/services/inventory/service.yaml"]

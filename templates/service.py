@@ -143,6 +143,7 @@ def task_definition(template, environment, service, params, execution, task):
             ecs.Secret(Name=key, ValueFrom=common.ssm_parameter_arn(parameter))
             for key, parameter in sorted(secrets.items())
         ],
+        StopTimeout=service.deployment.stop_timeout,
         LogConfiguration=ecs.LogConfiguration(
             LogDriver="awslogs",
             Options={
@@ -194,6 +195,7 @@ def sceptre_handler(sceptre_user_data):
     task = task_role(template, environment, service, params)
     definition = task_definition(template, environment, service, params, execution, task)
 
+    deployment = service.deployment
     target_group = template.add_resource(
         elb.TargetGroup(
             "TargetGroup",
@@ -203,8 +205,13 @@ def sceptre_handler(sceptre_user_data):
             VpcId=params["VpcId"].ref(),
             HealthCheckPath=service.health_check_path,
             HealthCheckProtocol="HTTP",
+            HealthCheckIntervalSeconds=deployment.health_check_interval,
+            HealthCheckTimeoutSeconds=deployment.health_check_timeout,
+            HealthyThresholdCount=deployment.healthy_threshold,
+            UnhealthyThresholdCount=deployment.unhealthy_threshold,
             Matcher=elb.Matcher(HttpCode="200-399"),
-            TargetGroupAttributes=[elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")],
+            TargetGroupAttributes=[elb.TargetGroupAttribute(
+                Key="deregistration_delay.timeout_seconds", Value=str(deployment.deregistration_delay))],
             Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
         )
     )
@@ -229,7 +236,7 @@ def sceptre_handler(sceptre_user_data):
             LaunchType="FARGATE",
             # No DesiredCount: an update would reset what autoscaling set. The scalable
             # target's minimum (scaling.min, default desired_count) brings a new service up.
-            HealthCheckGracePeriodSeconds=60,
+            HealthCheckGracePeriodSeconds=deployment.grace_period,
             DeploymentConfiguration=ecs.DeploymentConfiguration(
                 DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
                 MinimumHealthyPercent=100,

@@ -54,6 +54,16 @@ def test_defaults_are_filled_in(project):
     assert (billing.cpu, billing.memory, billing.desired_count, billing.alb) == (256, 512, 1, "main")
     assert (billing.min_count, billing.max_count, billing.health_check_path) == (1, 2, "/health")
     assert billing.database == "billing"
+    assert billing.deployment == config.Deployment(
+        health_check_interval=10, health_check_timeout=5, healthy_threshold=2, unhealthy_threshold=3,
+        grace_period=30, deregistration_delay=30, stop_timeout=10)
+
+
+def test_deployment_settings_override_the_defaults_one_by_one(project):
+    add_service(project, "billing", deployment={"deregistration_delay": 5, "grace_period": 90})
+    deployment = config.load_environment(project, "dev").services["billing"].deployment
+    assert (deployment.deregistration_delay, deployment.grace_period) == (5, 90)
+    assert deployment.health_check_interval == 10  # the rest keep their defaults
 
 
 BAD_ENVIRONMENTS = [
@@ -94,6 +104,17 @@ def test_bad_environment_settings(project, case, change, message):
 
 
 BAD_SERVICES = [
+    ("health check timeout not below interval",
+     lambda s: s.update(deployment={"health_check_interval": 5, "health_check_timeout": 5}),
+     "service.deployment.health_check_timeout: 5 is not below health_check_interval 5"),
+    ("stop timeout past Fargate's", lambda s: s.update(deployment={"stop_timeout": 121}),
+     "service.deployment.stop_timeout: invalid value 121: 2 to 120"),
+    ("one healthy check", lambda s: s.update(deployment={"healthy_threshold": 1}),
+     "service.deployment.healthy_threshold: invalid value 1: 2 to 10"),
+    ("deregistration delay as text", lambda s: s.update(deployment={"deregistration_delay": "30s"}),
+     "service.deployment.deregistration_delay: expected int, got '30s'"),
+    ("unknown deployment key", lambda s: s.update(deployment={"drain": 5}),
+     "service.deployment.drain: unknown key"),
     ("uppercase name", lambda s: s.update(name="Order"), "service.name: invalid service name 'Order'"),
     ("sql in name", lambda s: s.update(name="order;drop"), "service.name: invalid service name"),
     ("trailing newline", lambda s: s.update(name="order\n"), "service.name: invalid service name"),

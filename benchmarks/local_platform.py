@@ -1,6 +1,7 @@
 """Wall times of the local platform; prints numbers.
 
     .venv/bin/python benchmarks/local_platform.py [--services 2 10 20]
+    .venv/bin/python benchmarks/local_platform.py --api-calls 10 50 100
 
 In one run, on a copy of the project (config/ and templates/) in a temporary
 folder with its own emulator port and AWS config files (a running local platform
@@ -16,12 +17,19 @@ of yours is not touched):
   but one trivial resource per stack and no hooks or resolvers, against the same
   emulator; and their ratio.
 
+With --api-calls N...: for each service count, the AWS API calls of one `sceptre launch
+local -y` on a fresh emulator state, by operation, as the emulator counted them
+(GET /_fargate_platform/api-calls; the Lambda functions' own calls included), and what
+each operation costs per added service between the first and the last count: constant
+per service means the calls grow linearly with the environment.
+
 Targets (issue 5): the main command under 60 s; the ratio at most 1.3.
 The first-time installation (`bash scripts/bootstrap.sh` on a fresh machine:
 the PostgreSQL packages and three virtualenvs) is not timed here: it depends on
 the network and the package caches.
 """
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -29,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -53,8 +62,7 @@ def free_port():
 
 class Bench:
     def __init__(self, services):
-        self.root = Path(tempfile.mkdtemp(prefix="fp-bench-", dir="/tmp"))
-        os.chmod(self.root, 0o755)  # PostgreSQL (the postgres OS user) enters .local/ below
+        self.root = Path(tempfile.mkdtemp(prefix="fp-bench-"))
         self.platform = self.root / "platform"
         self.baseline = self.root / "baseline"
         self.sizes = services
@@ -108,8 +116,6 @@ class Bench:
             " for s in plan.graph}))\n")
         result = subprocess.run([sys.executable, "-c", code], cwd=self.platform, env=self.env,
                                 capture_output=True, text=True, check=True)
-        import json
-
         return json.loads(result.stdout.strip().splitlines()[-1])
 
     def write_baseline(self, graph):
@@ -147,6 +153,41 @@ class Bench:
         platform = self.run([BIN / "sceptre", "launch", "local", "-y"], self.platform)
         return len(graph), platform, baseline
 
+    def control(self, route, method="GET"):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_fargate_platform/{route}",
+                                         method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def launch_calls(self, count):
+        """The AWS calls, by operation, of one `sceptre launch local -y` of `count` services."""
+        self.set_services(count)
+        self.local("down")
+        self.local("up", "--no-launch")
+        self.control("api-calls", method="DELETE")
+        seconds = self.run([BIN / "sceptre", "launch", "local", "-y"], self.platform)
+        return seconds, self.control("api-calls")
+
+    def api_calls(self, counts):
+        measured = {}
+        try:
+            for count in counts:
+                seconds, calls = measured[count] = self.launch_calls(count)
+                print(f"{count:4d} services: {calls['total']:6d} calls in {seconds:5.1f} s, "
+                      f"{calls['total'] / count:6.1f} per service", flush=True)
+        finally:
+            subprocess.run([BIN / "fargate-platform", "local", "down"], cwd=self.platform,
+                           env=self.env, capture_output=True)
+            shutil.rmtree(self.root, ignore_errors=True)
+        first, last = min(counts), max(counts)
+        operations = sorted({op for _, calls in measured.values() for op in calls["calls"]})
+        header = "".join(f"{count:>7d}" for count in counts)
+        print(f"\n{'operation':<48}{header}  per added service ({first} -> {last})")
+        for operation in operations:
+            values = [measured[count][1]["calls"].get(operation, 0) for count in counts]
+            slope = (values[-1] - values[0]) / (last - first) if last > first else 0
+            print(f"{operation:<48}{''.join(f'{v:>7d}' for v in values)}  {slope:6.2f}")
+
     def main(self):
         rows = []
         try:
@@ -176,8 +217,13 @@ class Bench:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--services", type=int, nargs="+", default=[2, 10, 20])
+    parser.add_argument("--api-calls", type=int, nargs="+", metavar="SERVICES",
+                        help="count the API calls of a launch at these service counts instead")
     args = parser.parse_args(argv)
-    Bench(args.services).main()
+    if args.api_calls:
+        Bench(args.api_calls).api_calls(sorted(args.api_calls))
+    else:
+        Bench(args.services).main()
 
 
 if __name__ == "__main__":

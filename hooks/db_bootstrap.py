@@ -232,9 +232,24 @@ def describe_result(result):
     return text
 
 
+# The function's Timeout, read once per (session, function) for the process: a launch of
+# N services makes one GetFunctionConfiguration call, not N. The services' hooks run on a
+# thread pool, so the first reader holds the lock while the others wait for its answer.
+_function_timeouts = {}
+_function_timeouts_lock = threading.Lock()
+
+
+def cached_function_timeout(session, call, function):
+    with _function_timeouts_lock:
+        key = (session, function)
+        if key not in _function_timeouts:
+            _function_timeouts[key] = function_timeout(call, function)
+        return _function_timeouts[key]
+
+
 def run_function(session, call, function, payload):
     """Read the function's timeout, then invoke it once with a client that waits long enough."""
-    timeout = function_timeout(call, function)
+    timeout = cached_function_timeout(session, call, function)
     client = lambda_client(session, read_timeout_for(timeout))
     return invoke(client, function, payload)
 

@@ -131,6 +131,13 @@ def test_disable_does_nothing_while_the_stack_still_exists(lambda_api, cloudform
     assert any(f"disable skipped: {stack_name} still exists" in m for m in caplog.messages)
 
 
+def test_the_functions_timeout_is_read_once_per_run_not_once_per_service(lambda_api):
+    for service in ("orders", "billing", "stock"):
+        make_hook({"function": FUNCTION, "service": service}).run()
+    reads = [r for r in lambda_api.requests if r["method"] == "GET"]
+    assert len(reads) == 1 and len(lambda_api.invocations()) == 3
+
+
 def test_a_server_error_is_not_retried(lambda_api):
     lambda_api.respond = lambda_api.server_error
     with pytest.raises(DbBootstrapError, match="Lambda refused to invoke .*ServiceException"):

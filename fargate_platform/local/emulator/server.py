@@ -7,6 +7,8 @@ moto's DomainDispatcherApplication unchanged:
     GET  /_fargate_platform/health                     {"status": "ok", ...}
     GET  /_fargate_platform/postgres                   the PostgreSQL server's facts
     POST /_fargate_platform/postgres                   start it if it is not running
+    GET  /_fargate_platform/api-calls                  the AWS calls served, by operation
+    DELETE /_fargate_platform/api-calls                the same, then zero (api_calls.py)
 """
 import json
 import os
@@ -16,6 +18,7 @@ import threading
 
 from fargate_platform.errors import PlatformError
 from fargate_platform.local.emulator import custom_resources
+from fargate_platform.local.emulator.api_calls import ApiCallCounter
 
 CONTROL_PREFIX = "/_fargate_platform/"
 LISTEN_HOST = "127.0.0.1"  # never another interface: the emulator has no authentication
@@ -27,10 +30,12 @@ class EmulatorApp:
     def __init__(self, moto_app, emulator):
         self.moto_app = moto_app
         self.emulator = emulator
+        self.api_calls = ApiCallCounter()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith(CONTROL_PREFIX):
+            self.api_calls.record(environ)
             return self.moto_app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         status, document = self.control(method, path[len(CONTROL_PREFIX):], environ)
@@ -51,6 +56,8 @@ class EmulatorApp:
             return 200, {"status": "ok", "pid": os.getpid(), "moto_version": moto.__version__,
                          "state_dir": str(self.emulator.state_dir),
                          "endpoint_url": self.emulator.endpoint_url}
+        if route == "api-calls" and method in ("GET", "DELETE"):
+            return 200, self.api_calls.snapshot(reset=method == "DELETE")
         if route == "postgres" and method in ("GET", "POST"):
             try:
                 if method == "POST":

@@ -59,6 +59,8 @@ setup(
             "secret = fargate_platform.resolvers.secret:Secret",
             "rule_priority = fargate_platform.resolvers.rule_priority:RulePriority",
             "lambda_code_key = fargate_platform.resolvers.lambda_code_key:LambdaCodeKey",
+            "env_output = fargate_platform.resolvers.env_output:EnvOutput",
+            "alb_output = fargate_platform.resolvers.env_output:AlbOutput",
         ],
         "sceptre.hooks": [
             "db_bootstrap = fargate_platform.hooks.db_bootstrap:DbBootstrap",

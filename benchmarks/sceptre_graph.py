@@ -65,11 +65,11 @@ def proposed_graph(stacks):
     for stack in stacks:
         graph.add_node(stack)
         graph.add_edges_from((dependency, stack) for dependency in set(stack.dependencies))
-    graph.remove_edges_from(nx.selfloop_edges(graph))
     if not nx.is_directed_acyclic_graph(graph):
         cycle = nx.find_cycle(graph, orientation="original")
         raise CircularDependenciesError(
             "Dependency cycle detected: " + ", ".join(f"{a} -> {b}" for a, b, _ in cycle))
+    graph.remove_edges_from(nx.selfloop_edges(graph))
     return graph
 
 

@@ -102,3 +102,8 @@ def admin_password_parameter(root):
 
 def data_key_alias(project_code, environment):
     return f"alias/{project_code}/{environment}/data"
+
+
+def alb_output_prefix(alb):
+    """`main` -> `Main`: the prefix of an ALB's outputs in the cluster stack (MainListenerArn)."""
+    return alb.capitalize()

@@ -8,6 +8,7 @@ holds at most 100 target groups): each gets its own outputs, prefixed by its nam
 from troposphere import Parameter, Select, Sub, ec2, ecs, route53, s3
 from troposphere import elasticloadbalancingv2 as elb
 
+from fargate_platform import names
 from fargate_platform.templates import common
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -37,11 +38,6 @@ ELB_LOG_ACCOUNTS = {
     "ap-southeast-2": "783225319266",
     "sa-east-1": "507241528517",
 }
-
-
-def alb_output_prefix(alb):
-    """`main` -> `Main`: the prefix of an ALB's outputs (MainListenerArn, ...)."""
-    return alb.capitalize()
 
 
 def log_delivery_principal(region):
@@ -122,7 +118,7 @@ def security_groups(template, environment, vpc_id, https):
 
 
 def load_balancer(template, environment, alb, alb_group, subnets, logs_bucket):
-    prefix = alb_output_prefix(alb)
+    prefix = names.alb_output_prefix(alb)
     https = environment.certificate_arn is not None
     skips = []
     if not environment.deletion_protection:

@@ -168,6 +168,11 @@ class Bench:
         seconds = self.run([BIN / "sceptre", "launch", "local", "-y"], self.platform)
         return seconds, self.control("api-calls")
 
+    def clean_up(self):
+        subprocess.run([BIN / "fargate-platform", "local", "down"], cwd=self.platform,
+                       env=self.env, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def api_calls(self, counts):
         measured = {}
         try:
@@ -176,9 +181,7 @@ class Bench:
                 print(f"{count:4d} services: {calls['total']:6d} calls in {seconds:5.1f} s, "
                       f"{calls['total'] / count:6.1f} per service", flush=True)
         finally:
-            subprocess.run([BIN / "fargate-platform", "local", "down"], cwd=self.platform,
-                           env=self.env, capture_output=True)
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.clean_up()
         first, last = min(counts), max(counts)
         operations = sorted({op for _, calls in measured.values() for op in calls["calls"]})
         header = "".join(f"{count:>7d}" for count in counts)
@@ -208,9 +211,7 @@ class Bench:
                 print(f"{count:8d}  {stacks:6d}  {platform:13.1f} s  {baseline:13.1f} s  "
                       f"{platform / baseline:5.2f}", flush=True)
         finally:
-            subprocess.run([BIN / "fargate-platform", "local", "down"], cwd=self.platform,
-                           env=self.env, capture_output=True)
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.clean_up()
         return rows
 
 

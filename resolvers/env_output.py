@@ -12,9 +12,16 @@ first), as the configuration model decides it, with the output prefix
 name them, and the same file serves every environment and every service (Jinja in a stack
 file costs Sceptre a compile per stack: at 500 services that was the largest part of the
 platform's own time in `sceptre generate`).
+
+A stack's outputs are read once per process (one DescribeStacks per target stack, where
+Sceptre's StackOutput reads them once per tag: a service stack names 14 outputs of 4
+stacks). That is safe within a command: a stack's outputs are read only once it has been
+launched, since the stacks that name them depend on it and launch after it.
 """
+import threading
+
 from sceptre.exceptions import SceptreException
-from sceptre.resolvers.stack_output import StackOutput
+from sceptre.resolvers.stack_output import StackOutput, StackOutputBase
 
 from fargate_platform import config, names
 from fargate_platform.sceptre_errors import sceptre_errors
@@ -52,14 +59,29 @@ def alb_output_argument(argument, stack):
     return f"{parts[0]}/cluster.yaml::{names.alb_output_prefix(service.alb)}{argument}"
 
 
-class EnvOutput(StackOutput):
+_outputs = {}  # (stack name, profile, region, role) -> {output key: value}
+_outputs_lock = threading.Lock()
+
+
+class _SharedOutputs(StackOutput):
+    """StackOutput whose DescribeStacks answers are shared by every tag of the process."""
+
+    def _get_stack_outputs(self, stack_name, profile=None, region=None, sceptre_role=None):
+        key = (stack_name, profile, region, sceptre_role)
+        with _outputs_lock:
+            if key not in _outputs:  # Sceptre's own lookup, uncached (its cache is per tag)
+                _outputs[key] = StackOutputBase._get_stack_outputs.__wrapped__(self, *key)
+            return _outputs[key]
+
+
+class EnvOutput(_SharedOutputs):
     @sceptre_errors
     def setup(self):
         self.argument = env_output_argument(self.argument, self.stack)
         super().setup()
 
 
-class AlbOutput(StackOutput):
+class AlbOutput(_SharedOutputs):
     @sceptre_errors
     def setup(self):
         self.argument = alb_output_argument(self.argument, self.stack)

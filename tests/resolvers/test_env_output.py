@@ -88,3 +88,32 @@ def test_setting_up_twice_completes_the_argument_once():
 def test_bad_arguments_are_one_line_errors(resolver, stack, message):
     with pytest.raises(SceptreException, match=message):
         resolver("cluster.yaml" if resolver is EnvOutput else "Main-ListenerArn", stack_named(stack)).setup()
+
+
+def test_a_stacks_outputs_are_read_once_for_every_tag_naming_them(project, monkeypatch):
+    from fargate_platform.resolvers import env_output
+
+    monkeypatch.setattr(env_output, "_outputs", {})
+    calls = []
+
+    def describe_stacks(self, service, command, kwargs, **connection):
+        calls.append((service, command, kwargs["StackName"]))
+        outputs = {"VpcId": "vpc-1", "PrivateSubnetIds": "subnet-1,subnet-2", "DbHost": "db",
+                   "DbPort": "5432", "MainListenerArn": "arn:listener"}
+        return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
+
+    monkeypatch.setattr("sceptre.connection_manager.ConnectionManager.call", describe_stacks)
+    found = stacks(project)
+    values = {}
+    for name in ("dev/services/order/service", "dev/rds"):
+        for key, resolver in vars(found[name])["_parameters"].items():
+            if key in ("VpcId", "PrivateSubnetIds", "DbHost", "ListenerArn"):
+                resolver.stack = found[name]
+                values[(name, key)] = resolver.resolve()
+    assert values[("dev/services/order/service", "VpcId")] == "vpc-1"
+    assert values[("dev/rds", "PrivateSubnetIds")] == "subnet-1,subnet-2"
+    assert values[("dev/services/order/service", "ListenerArn")] == "arn:listener"
+    assert sorted(calls) == [  # one per stack read, whoever names it and how often
+        ("cloudformation", "describe_stacks", "fargate-platform-dev-cluster"),
+        ("cloudformation", "describe_stacks", "fargate-platform-dev-network"),
+        ("cloudformation", "describe_stacks", "fargate-platform-dev-rds")]

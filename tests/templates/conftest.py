@@ -39,9 +39,10 @@ def project_copy(tmp_path):
 
 @pytest.fixture
 def render_environment():
-    """render(project, environment) -> {stack name: template}, through the sceptre CLI."""
+    """render(project, environment) -> {stack name: template}, by Sceptre in this process
+    (a variant of the project, where the CLI is not what the test is about)."""
     def render(project, environment):
         return {golden.external_name(path): template
-                for path, template in golden.render(project, environment).items()}
+                for path, template in golden.render_in_process(project, environment).items()}
 
     return render

@@ -60,6 +60,18 @@ def render(project, environment):
             for path in stack_paths(project, environment)}
 
 
+def render_in_process(project, environment):
+    """{stack path: template} as `render` gives, from Sceptre's own plan in this process: the
+    same config reading and template handler without a CLI start, for tests that render a
+    variant of the project and are not about the CLI (the golden files come from `render`)."""
+    from sceptre.context import SceptreContext
+    from sceptre.plan.plan import SceptrePlan
+
+    plan = SceptrePlan(SceptreContext(project_path=str(project), command_path=environment))
+    return {str(stack): json.loads(body.removeprefix("---\n"))
+            for stack, body in plan.generate().items()}
+
+
 def normalise(template):
     """The one normalisation: stable JSON text (sorted keys, two-space indent). Nothing in a
     template varies between runs; should something ever do, it is replaced here, visibly."""

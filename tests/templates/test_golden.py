@@ -31,3 +31,9 @@ def test_a_template_change_without_regeneration_is_a_readable_diff(rendered_proj
     assert '+  "Description": "something else",' in report
     assert "local/rds: golden file for a stack that no longer exists" in report
     assert "prod/" not in report  # only what changed
+
+
+def test_sceptre_renders_the_same_in_process_as_through_its_cli(rendered_project):
+    project, rendered = rendered_project
+    assert golden.render_in_process(project, "prod") == {
+        path: template for path, template in rendered.items() if path.startswith("prod/")}

@@ -156,8 +156,7 @@ def login_error(project, user, password, dbname):
 
 @pytest.fixture(scope="module")
 def project():
-    folder = tempfile.mkdtemp(prefix="fp-e2e-", dir="/tmp")
-    os.chmod(folder, 0o755)  # PostgreSQL runs as the postgres OS user: it must enter .local/
+    folder = tempfile.mkdtemp(prefix="fp-e2e-")  # 0700: PostgreSQL keeps its files elsewhere as root
     project = LocalProject(folder)
     try:
         yield project

@@ -24,6 +24,10 @@ plus READ_TIMEOUT_MARGIN seconds. botocore's defaults (60 s read timeout, retrie
 would start the function again while the first run still holds its locks; if the
 Timeout cannot be read (no permission), Lambda's maximum (900 s) is assumed.
 
+A function that is not Active (a VPC function unused for weeks goes Inactive) is brought
+back first: one invoke that Lambda refuses while the function reactivates (an empty event,
+which the function would refuse too), then a bounded wait for Active (wait_until_active).
+
 A FunctionError raises with the function's errorType and errorMessage (the
 function never puts secrets in them); throttling, an unknown function, an
 unreachable Lambda API or no answer in time each raise their own secret-free
@@ -32,6 +36,7 @@ disabled, the database, the SSM parameter names), never a password.
 """
 import json
 import threading
+import time
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -57,6 +62,8 @@ ARGUMENT_KEYS = {"function", "service", "action"}
 READ_TIMEOUT_MARGIN = 30  # seconds beyond the function's Timeout, for cold start and network
 CONNECT_TIMEOUT = 10
 LAMBDA_MAX_TIMEOUT = 900
+ACTIVATION_TIMEOUT = 300  # seconds Lambda may take to bring an Inactive function back
+ACTIVATION_POLL = 5
 STATUS_WORDS = {  # the function's statuses, as the operator reads them
     "created": "created",
     "present": "already present",
@@ -128,21 +135,60 @@ def lambda_client(session, read_timeout):
         return client
 
 
-def function_timeout(call, function):
-    """The function's configured Timeout in seconds. `call(command, kwargs)` is a lambda call."""
+def read_configuration(call, function):
+    """The function's configuration ({} if it may not be read). `call(command, kwargs)` is a
+    lambda call."""
     try:
-        return int(call("get_function_configuration", {"FunctionName": function})["Timeout"])
+        return call("get_function_configuration", {"FunctionName": function})
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
             raise DbBootstrapError(f"the bootstrap function {function} does not exist") from None
         if "AccessDenied" in code:
-            return LAMBDA_MAX_TIMEOUT  # cannot read it: wait as long as any function may run
+            return {}
         raise DbBootstrapError(f"could not read the configuration of {function}: {code}") from None
     except (EndpointConnectionError, ConnectTimeoutError) as error:
         raise DbBootstrapError(
             f"the Lambda API could not be reached to read the configuration of {function}: {error}"
         ) from None
+
+
+def function_timeout(call, function):
+    """The function's configured Timeout in seconds; Lambda's maximum if it may not be read
+    (wait as long as any function may run)."""
+    return int(read_configuration(call, function).get("Timeout", LAMBDA_MAX_TIMEOUT))
+
+
+def wait_until_active(call, client, function, configuration, clock=time):
+    """Bring the function to the Active state, or raise DbBootstrapError.
+
+    A function in a VPC that no one invoked for weeks goes Inactive (Lambda reclaims its
+    network interfaces) and reactivates only when invoked; that first invoke is refused
+    while it does. So: one invoke with an empty event (Lambda refuses it while the function
+    reactivates; were it already back, the function refuses an empty event before doing
+    anything), then GetFunctionConfiguration every ACTIVATION_POLL seconds until Active, at
+    most ACTIVATION_TIMEOUT seconds. A function still Pending after its creation waits too.
+    """
+    state = configuration.get("State", "Active")  # no State (unreadable, or an old API): go on
+    if state == "Inactive":
+        try:
+            client.invoke(FunctionName=function, InvocationType="RequestResponse", Payload=b"{}")
+        except (ClientError, BotoCoreError):
+            pass  # refused while it reactivates: the invoke that starts it
+    deadline = clock.monotonic() + ACTIVATION_TIMEOUT
+    while state not in ("Active", "Failed"):
+        if clock.monotonic() >= deadline:
+            raise DbBootstrapError(
+                f"the bootstrap function {function} did not become Active within "
+                f"{ACTIVATION_TIMEOUT} s (state {state}): Lambda is still bringing it back; "
+                "launch again in a few minutes") from None
+        clock.sleep(ACTIVATION_POLL)
+        configuration = read_configuration(call, function)
+        state = configuration.get("State", "Active")
+    if state == "Failed":
+        reason = " ".join(filter(None, (configuration.get("StateReasonCode"),
+                                        configuration.get("StateReason"))))
+        raise DbBootstrapError(f"the bootstrap function {function} is in state Failed: {reason}")
 
 
 def read_timeout_for(timeout):
@@ -232,24 +278,32 @@ def describe_result(result):
     return text
 
 
-# The function's Timeout, read once per (session, function) for the process: a launch of
-# N services makes one GetFunctionConfiguration call, not N. The services' hooks run on a
-# thread pool, so the first reader holds the lock while the others wait for its answer.
+# The function's Timeout, read once per (session, function) for the process (and the
+# function made Active then): a launch of N services makes one GetFunctionConfiguration
+# call, not N. The services' hooks run on a thread pool, so the first reader holds the lock
+# while the others wait for its answer.
 _function_timeouts = {}
 _function_timeouts_lock = threading.Lock()
 
 
-def cached_function_timeout(session, call, function):
+def ready_function_timeout(session, call, function):
+    """The function's Timeout, once it is Active (see wait_until_active)."""
     with _function_timeouts_lock:
         key = (session, function)
         if key not in _function_timeouts:
-            _function_timeouts[key] = function_timeout(call, function)
+            configuration = read_configuration(call, function)
+            timeout = int(configuration.get("Timeout", LAMBDA_MAX_TIMEOUT))
+            if configuration.get("State", "Active") != "Active":
+                wait_until_active(call, lambda_client(session, read_timeout_for(timeout)),
+                                  function, configuration)
+            _function_timeouts[key] = timeout
         return _function_timeouts[key]
 
 
 def run_function(session, call, function, payload):
-    """Read the function's timeout, then invoke it once with a client that waits long enough."""
-    timeout = cached_function_timeout(session, call, function)
+    """Make sure the function is Active and read its timeout, then invoke it once with a
+    client that waits long enough."""
+    timeout = ready_function_timeout(session, call, function)
     client = lambda_client(session, read_timeout_for(timeout))
     return invoke(client, function, payload)
 

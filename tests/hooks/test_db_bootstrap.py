@@ -138,6 +138,34 @@ def test_the_functions_timeout_is_read_once_per_run_not_once_per_service(lambda_
     assert len(reads) == 1 and len(lambda_api.invocations()) == 3
 
 
+def test_an_inactive_function_is_woken_by_one_refused_invoke_then_run_once(lambda_api, monkeypatch):
+    monkeypatch.setattr(db_bootstrap, "ACTIVATION_POLL", 0.01)
+    lambda_api.states = ["Inactive", "Pending", "Pending", "Active"]
+    result = make_hook({"function": FUNCTION, "service": "orders"}).run()
+    assert result["service"] == "orders"
+    wake, real = lambda_api.invocations()
+    assert json.loads(wake["body"]) == {}  # refused by Lambda; the function refuses it too
+    assert json.loads(real["body"]) == {"service": "orders", "action": "ensure"}
+    assert len([r for r in lambda_api.requests if r["method"] == "GET"]) == 4
+
+
+def test_a_function_that_does_not_come_back_in_time_is_a_clear_error(lambda_api, monkeypatch):
+    monkeypatch.setattr(db_bootstrap, "ACTIVATION_POLL", 0.01)
+    monkeypatch.setattr(db_bootstrap, "ACTIVATION_TIMEOUT", 0.2)
+    lambda_api.states = ["Inactive", "Pending"]
+    with pytest.raises(DbBootstrapError, match=rf"{FUNCTION} did not become Active within 0.2 s "
+                                               r"\(state Pending\)"):
+        make_hook({"function": FUNCTION, "service": "orders"}).run()
+    assert [json.loads(r["body"]) for r in lambda_api.invocations()] == [{}]  # never the real one
+
+
+def test_a_failed_function_says_why(lambda_api):
+    lambda_api.states, lambda_api.state_reason = ["Failed"], "The subnet has no free addresses"
+    with pytest.raises(DbBootstrapError, match="is in state Failed: The subnet has no free addresses"):
+        make_hook({"function": FUNCTION, "service": "orders"}).run()
+    assert lambda_api.invocations() == []
+
+
 def test_a_server_error_is_not_retried(lambda_api):
     lambda_api.respond = lambda_api.server_error
     with pytest.raises(DbBootstrapError, match="Lambda refused to invoke .*ServiceException"):

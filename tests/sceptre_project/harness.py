@@ -116,6 +116,11 @@ class LambdaApi:
         # respond(payload) -> (status, headers, body bytes); default: a successful run
         self.respond = self.success
         self.delay = 0.0
+        # The function's State, as Lambda moves it: states[0] is the current one. A read moves
+        # on to the next (the last stays), except from Inactive, which only an invoke ends
+        # (Lambda refuses that invoke, as every invoke before Active).
+        self.states = ["Active"]
+        self.state_reason = ""
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -142,7 +147,11 @@ class LambdaApi:
                 name = urllib.request.unquote(match.group(1))
                 if api.functions is not None and name not in api.functions:
                     return self._not_found(name)
-                body = json.dumps({"FunctionName": name, "Timeout": api.function_timeout}).encode()
+                state = api.states[0]
+                if state != "Inactive" and len(api.states) > 1:
+                    api.states.pop(0)
+                body = json.dumps({"FunctionName": name, "Timeout": api.function_timeout, "State": state,
+                                   "StateReason": api.state_reason}).encode()
                 self._send(200, {"Content-Type": "application/json"}, body)
 
             def do_POST(self):
@@ -154,6 +163,12 @@ class LambdaApi:
                 name = urllib.request.unquote(match.group(1))
                 if api.functions is not None and name not in api.functions:
                     return self._not_found(name)
+                if api.states[0] != "Active":
+                    if api.states[0] == "Inactive" and len(api.states) > 1:
+                        api.states.pop(0)
+                    message = f"The operation cannot be performed at this time. The function is currently in the following state: {api.states[0]}"
+                    return self._send(409, {"x-amzn-ErrorType": "ResourceConflictException"},
+                                      json.dumps({"Type": "User", "message": message}).encode())
                 if api.delay:
                     time.sleep(api.delay)
                 try:

@@ -103,7 +103,7 @@ def confirmed(service, confirm, ask):
 
 def purge(stack, service):
     """Invoke the bootstrap function with action purge; returns its result."""
-    from fargate_platform.hooks.db_bootstrap import run_function
+    from fargate_platform.bootstrap_client import run_function
 
     function = bootstrap_function_name(stack)
     connection_manager = stack.connection_manager
@@ -125,7 +125,7 @@ def _ask(prompt):
 
 
 def run(args, ask=_ask):
-    from fargate_platform.hooks.db_bootstrap import describe_result, safe_result
+    from fargate_platform.bootstrap_client import describe_result, safe_result
 
     names.validate_environment_name(args.environment)
     names.validate_service_name(args.service)

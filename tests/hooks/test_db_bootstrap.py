@@ -6,7 +6,6 @@ many attempts, and what a read timeout does.
 """
 import json
 import logging
-import sys
 
 import boto3
 import pytest
@@ -15,7 +14,7 @@ from sceptre.exceptions import InvalidHookArgumentTypeError, InvalidHookArgument
 from sceptre.plan.plan import SceptrePlan
 from sceptre.stack import Stack
 
-from fargate_platform.hooks import db_bootstrap
+from fargate_platform import bootstrap_client
 from fargate_platform.hooks.db_bootstrap import DbBootstrap, DbBootstrapError
 
 import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
@@ -74,8 +73,8 @@ def test_argument_errors_are_exact_and_make_no_call(lambda_api, argument, error_
 
 def test_invokes_once_with_only_service_and_action_and_a_long_read_timeout(lambda_api, monkeypatch, caplog):
     clients = []
-    real_lambda_client = db_bootstrap.lambda_client
-    monkeypatch.setattr(db_bootstrap, "lambda_client", lambda *a: clients.append(real_lambda_client(*a)) or clients[-1])
+    real_lambda_client = bootstrap_client.lambda_client
+    monkeypatch.setattr(bootstrap_client, "lambda_client", lambda *a: clients.append(real_lambda_client(*a)) or clients[-1])
     caplog.set_level(logging.INFO)
 
     result = make_hook({"function": FUNCTION, "service": "orders"}).run()
@@ -88,7 +87,7 @@ def test_invokes_once_with_only_service_and_action_and_a_long_read_timeout(lambd
     assert json.loads(invoke["body"]) == {"service": "orders", "action": "ensure"}
     assert invoke["headers"]["X-Amz-Invocation-Type"] == "RequestResponse"
     (client,) = clients
-    assert client.meta.config.read_timeout == 60 + db_bootstrap.READ_TIMEOUT_MARGIN  # the function's Timeout + margin
+    assert client.meta.config.read_timeout == 60 + bootstrap_client.READ_TIMEOUT_MARGIN  # the function's Timeout + margin
     assert client.meta.config.retries["total_max_attempts"] == 1
     assert result["role"] == "created"
     assert (
@@ -139,7 +138,7 @@ def test_the_functions_timeout_is_read_once_per_run_not_once_per_service(lambda_
 
 
 def test_an_inactive_function_is_woken_by_one_refused_invoke_then_run_once(lambda_api, monkeypatch):
-    monkeypatch.setattr(db_bootstrap, "ACTIVATION_POLL", 0.01)
+    monkeypatch.setattr(bootstrap_client, "ACTIVATION_POLL", 0.01)
     lambda_api.states = ["Inactive", "Pending", "Pending", "Active"]
     result = make_hook({"function": FUNCTION, "service": "orders"}).run()
     assert result["service"] == "orders"
@@ -150,8 +149,8 @@ def test_an_inactive_function_is_woken_by_one_refused_invoke_then_run_once(lambd
 
 
 def test_a_function_that_does_not_come_back_in_time_is_a_clear_error(lambda_api, monkeypatch):
-    monkeypatch.setattr(db_bootstrap, "ACTIVATION_POLL", 0.01)
-    monkeypatch.setattr(db_bootstrap, "ACTIVATION_TIMEOUT", 0.2)
+    monkeypatch.setattr(bootstrap_client, "ACTIVATION_POLL", 0.01)
+    monkeypatch.setattr(bootstrap_client, "ACTIVATION_TIMEOUT", 0.2)
     lambda_api.states = ["Inactive", "Pending"]
     with pytest.raises(DbBootstrapError, match=rf"{FUNCTION} did not become Active within 0.2 s "
                                                r"\(state Pending\)"):
@@ -175,7 +174,7 @@ def test_a_server_error_is_not_retried(lambda_api):
 
 def test_no_answer_within_the_read_timeout_is_one_attempt_and_a_clear_error(lambda_api, monkeypatch):
     lambda_api.function_timeout, lambda_api.delay = 1, 2.5
-    monkeypatch.setattr(db_bootstrap, "READ_TIMEOUT_MARGIN", 0)
+    monkeypatch.setattr(bootstrap_client, "READ_TIMEOUT_MARGIN", 0)
     with pytest.raises(DbBootstrapError) as error:
         make_hook({"function": FUNCTION, "service": "orders"}).run()
     assert str(error.value) == (
@@ -226,22 +225,13 @@ def test_unreachable_lambda_api_is_a_clear_message(lambda_api, monkeypatch):
     with pytest.raises(DbBootstrapError, match=rf"^{STACK} - db_bootstrap: the Lambda API could not be reached to read the configuration of {FUNCTION}"):
         make_hook({"function": FUNCTION, "service": "orders"}).run()
 
-    client = db_bootstrap.lambda_client(boto3.Session(region_name="us-east-1"), 5)
+    client = bootstrap_client.lambda_client(boto3.Session(region_name="us-east-1"), 5)
     with pytest.raises(DbBootstrapError) as error:
-        db_bootstrap.invoke(client, FUNCTION, {"service": "orders", "action": "ensure"})
+        bootstrap_client.invoke(client, FUNCTION, {"service": "orders", "action": "ensure"})
     assert str(error.value) == (
         f"the Lambda API at {closed} could not be reached to run the bootstrap function {FUNCTION} "
         "(ensure service orders)"
     )
-
-
-def test_unreadable_timeout_waits_as_long_as_lambda_allows(lambda_api, monkeypatch):
-    def denied(command, kwargs):
-        from botocore.exceptions import ClientError
-
-        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, command)
-
-    assert db_bootstrap.function_timeout(denied, FUNCTION) == 900
 
 
 def test_nothing_secret_is_reported_even_if_the_function_misbehaves(lambda_api, caplog):
@@ -255,7 +245,7 @@ def test_nothing_secret_is_reported_even_if_the_function_misbehaves(lambda_api, 
     text = "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("botocore"))
     assert "role orders created" in text
     assert "Leaked-Pa55" not in text and "Also-Leaked" not in text
-    assert db_bootstrap.safe_result({"password": "x", "password_parameter": "/p", "role": "created"}) == {
+    assert bootstrap_client.safe_result({"password": "x", "password_parameter": "/p", "role": "created"}) == {
         "password_parameter": "/p", "role": "created"}
 
 
@@ -309,16 +299,6 @@ def test_cli_launch_runs_ensure_first_and_delete_runs_disable(moto_server, tmp_p
         assert "db_bootstrap disable: service orders: role orders disabled" in deleted.stdout + deleted.stderr
     finally:
         api.stop()
-
-
-def test_one_client_per_session_and_read_timeout():
-    session, other_session = boto3.Session(region_name="us-east-1"), boto3.Session(region_name="us-east-1")
-    client = db_bootstrap.lambda_client(session, 90)
-    assert db_bootstrap.lambda_client(session, 90) is client
-    assert db_bootstrap.lambda_client(session, 120) is not client
-    assert db_bootstrap.lambda_client(other_session, 90) is not client
-    assert client.meta.config.read_timeout == 90
-    assert client.meta.config.retries["total_max_attempts"] == 1
 
 
 def test_a_template_that_does_not_render_stops_ensure_before_the_function_runs(lambda_api, tmp_path):

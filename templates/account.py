@@ -246,6 +246,13 @@ def boundary_statements(env):
             env.parameters(),
         ),
         allow(
+            # The functions describe a kept parameter to see which key encrypts it. The action
+            # takes no resource ARN; it returns metadata, never values.
+            "DescribeParameters",
+            ["ssm:DescribeParameters"],
+            "*",
+        ),
+        allow(
             "UseKeys",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
              "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:DescribeKey"],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from fargate_platform import names
+from fargate_platform import names, task_role_probes
 from fargate_platform.errors import PlatformError
 
 PROJECT_CODE = "fargate-platform"
@@ -365,6 +365,15 @@ def _statement(statement, where):
     return {**statement, "Action": actions, "Resource": resources}
 
 
+def _task_role_statement(statement, where, environment):
+    statement = _statement(statement, where)
+    denied = task_role_probes.denied_anyway(statement, environment.parameter_root, environment.region)
+    if denied:
+        raise ConfigError(f"{where}: it reaches {denied}, which the platform denies every service's "
+                          "task role: it would be accepted and silently denied")
+    return statement
+
+
 # Each deployment setting's range, as ELB and ECS accept it (seconds or a count).
 DEPLOYMENT_RANGES = {
     "health_check_interval": (5, 300),
@@ -438,7 +447,8 @@ def _service(path, service_name, environment):
             )
     deployment = _deployment(section.section("deployment", default={}))
     statements = section.get("task_role_statements", list, default=[])
-    statements = [_statement(s, f"{section.where('task_role_statements')}[{i}]") for i, s in enumerate(statements)]
+    statements = [_task_role_statement(s, f"{section.where('task_role_statements')}[{i}]", environment)
+                  for i, s in enumerate(statements)]
 
     service = Service(
         name=name,

@@ -153,9 +153,25 @@ def _delegates_to_iam(statement):
     return bool(names) and all(name.endswith(":root") for name in names)
 
 
-def _known(key):
+def is_known_key(key):
+    """Whether the evaluator decides conditions on `key`."""
     key = key.lower()
     return key in KNOWN_KEYS or key.startswith(KNOWN_KEY_PREFIXES)
+
+
+def is_known_operator(operator):
+    """Whether the evaluator decides the condition operator `operator`."""
+    set_operator, _, operator = operator.rpartition(":")
+    if set_operator and set_operator not in SET_OPERATORS:
+        return False
+    operator = operator.removesuffix("IfExists")
+    if operator == "Null":
+        return True
+    try:
+        _comparison(operator)
+    except UnknownConditionOperator:
+        return False
+    return True
 
 
 def _context_value(context, key):
@@ -172,7 +188,7 @@ def _conditions_hold(conditions, context):
 
 
 def _condition_holds(operator, key, expected, context):
-    if not _known(key):
+    if not is_known_key(key):
         raise UnknownConditionKey(f"condition key {key!r} is not one the evaluator decides")
     set_operator, _, operator = operator.rpartition(":")
     if set_operator and set_operator not in SET_OPERATORS:

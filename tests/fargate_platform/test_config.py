@@ -103,7 +103,23 @@ def test_bad_environment_settings(project, case, change, message):
     assert message in str(error.value)
 
 
+def _statements(*statements):
+    return lambda s: s.update(task_role_statements=[
+        {"Effect": "Allow", "Action": action, "Resource": resource, **extra} for action, resource, extra in statements])
+
+
 BAD_SERVICES = [
+    ("passing roles", _statements(("iam:PassRole", "*", {})),
+     "service.task_role_statements[0]: it reaches IAM, which the platform denies every service's task role"),
+    ("another service's parameters by wildcard",
+     _statements(("ssm:GetParameters", "arn:aws:ssm:*:*:parameter/fargate-platform/dev/*", {})),
+     "service.task_role_statements[0]: it reaches another service's SSM parameters"),
+    ("the admin parameter in this account",
+     _statements(("sns:Publish", "arn:aws:sns:eu-west-1:111111111111:t", {}),
+                 ("ssm:GetParameter", "arn:aws:ssm:eu-west-1:111111111111:parameter/fargate-platform/dev/rds/*", {})),
+     "service.task_role_statements[1]: it reaches the database admin's parameter"),
+    ("decrypt anything", _statements(("kms:Decrypt", "*", {})),
+     "service.task_role_statements[0]: it reaches decrypting outside the service's own encryption context"),
     ("health check timeout not below interval",
      lambda s: s.update(deployment={"health_check_interval": 5, "health_check_timeout": 5}),
      "service.deployment.health_check_timeout: 5 is not below health_check_interval 5"),
@@ -230,3 +246,16 @@ def test_a_subnet_both_public_and_private(project):
         "has_way_out": True}))
     with pytest.raises(config.ConfigError, match=rf"environment.network.existing.private_subnet_ids: {both} is also a public subnet"):
         config.load_environment(project, "dev")
+
+
+def test_task_role_statements_the_platform_does_not_deny_are_accepted(project):
+    own = "arn:aws:ssm:*:*:parameter/fargate-platform/dev/order/*"
+    edit(service_file(project), lambda d: d["service"].update(task_role_statements=[
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringLike": {"kms:EncryptionContext:PARAMETER_ARN": own}}},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::uploads/*",
+         "Condition": {"StringLike": {"s3:prefix": "orders/*"}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+        {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "*"},  # a Deny asks for nothing
+    ]))
+    statements = config.load_environment(project, "dev").services["order"].task_role_statements
+    assert [s["Effect"] for s in statements] == ["Allow", "Allow", "Deny"]

@@ -10,6 +10,7 @@ Within one account:
 2. Where the resource has a policy that must allow (a KMS key policy), it must: either by
    naming the caller, or by its statement for the account root, which delegates to IAM,
    and then the identity policies must allow as well.
+   A grant naming the caller's role needs no identity Allow, but its boundary still limits it.
 3. Otherwise an identity policy must Allow, and where a permissions boundary is set, it
    must Allow too (the boundary is a ceiling, it grants nothing).
 
@@ -66,14 +67,14 @@ def decide(request, identity=(), boundary=None, resource_policy=None):
     """IAM's decision for `request` under the caller's identity policies, its permissions
     boundary (None: no boundary) and the resource's policy where one must allow (None:
     the resource has no such policy)."""
-    policies = [("identity-based policy", p) for p in identity]
+    policies = [("an identity-based policy", p) for p in identity]
     if boundary is not None:
-        policies.append(("permissions boundary", boundary))
+        policies.append(("a permissions boundary", boundary))
     if resource_policy is not None:
-        policies.append(("resource-based policy", resource_policy))
+        policies.append(("a resource-based policy", resource_policy))
     for kind, policy in policies:
-        if _matching(policy, request, "Deny", resource_based=kind == "resource-based policy"):
-            return Decision(False, f"with an explicit deny in a {kind}")
+        if _matching(policy, request, "Deny", resource_based=policy is resource_policy):
+            return Decision(False, f"with an explicit deny in {kind}")
     identity_allows = any(_matching(p, request, "Allow") for p in identity)
     boundary_allows = boundary is None or bool(_matching(boundary, request, "Allow"))
     if resource_policy is not None:
@@ -82,6 +83,11 @@ def decide(request, identity=(), boundary=None, resource_policy=None):
             return Decision(False, "because no resource-based policy allows the "
                                    f"{request.action} action")
         if any(not _delegates_to_iam(s) for s in grants):
+            # A grant to the role itself needs no identity Allow, but the role's boundary
+            # still limits it (only a grant to a role session would not be).
+            if not boundary_allows:
+                return Decision(False, "because no permissions boundary allows the "
+                                       f"{request.action} action")
             return Decision(True, "allowed by the resource-based policy")
     if not identity_allows:
         return Decision(False, f"because no identity-based policy allows the {request.action} action")

@@ -37,7 +37,7 @@ def test_no_statement_is_an_implicit_deny():
 def test_an_explicit_deny_wins_over_any_allow():
     decision = decide(Request("ssm:GetParameters", OWN),
                       identity=[policy(allow("ssm:*")), policy(deny("ssm:GetParameters", OWN))])
-    assert not decision and decision.reason == "with an explicit deny in a identity-based policy"
+    assert not decision and decision.reason == "with an explicit deny in an identity-based policy"
 
 
 def test_the_boundary_is_a_ceiling_the_identity_policy_must_be_under():
@@ -150,6 +150,10 @@ def test_a_key_policy_that_delegates_to_iam_needs_an_identity_allow():
 def test_a_key_policy_that_names_the_role_allows_on_its_own():
     key_policy = policy({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt", "Resource": "*"})
     assert decide(Request("kms:Decrypt", KEY, principal=ROLE), [policy()], resource_policy=key_policy)
+    # ...within the role's boundary, which limits a grant to the role (not to a role session)
+    limited = decide(Request("kms:Decrypt", KEY, principal=ROLE), [policy()],
+                     boundary=policy(allow("ssm:*")), resource_policy=key_policy)
+    assert limited.reason == "because no permissions boundary allows the kms:Decrypt action"
 
 
 def test_a_key_policy_that_allows_nothing_denies_whatever_iam_says():

@@ -75,7 +75,10 @@ def processes_mentioning(text):
 
 
 def port_free(port):
+    """Whether nothing listens on `port` (connections of the run just ended may still be in
+    TIME_WAIT: they do not block a server, and do not count here)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -97,10 +97,20 @@ def read_configuration(call, function):
         ) from None
 
 
+def timeout_of(configuration):
+    """The configured Timeout in seconds; Lambda's maximum if it could not be read (wait as
+    long as any function may run)."""
+    return int(configuration.get("Timeout", LAMBDA_MAX_TIMEOUT))
+
+
+def state_of(configuration):
+    """The function's State; Active where none was read (no permission, or an old API)."""
+    return configuration.get("State", "Active")
+
+
 def function_timeout(call, function):
-    """The function's configured Timeout in seconds; Lambda's maximum if it may not be read
-    (wait as long as any function may run)."""
-    return int(read_configuration(call, function).get("Timeout", LAMBDA_MAX_TIMEOUT))
+    """The function's configured Timeout in seconds (see timeout_of)."""
+    return timeout_of(read_configuration(call, function))
 
 
 def wait_until_active(call, client, function, configuration, clock=time):
@@ -113,7 +123,7 @@ def wait_until_active(call, client, function, configuration, clock=time):
     anything), then GetFunctionConfiguration every ACTIVATION_POLL seconds until Active, at
     most ACTIVATION_TIMEOUT seconds. A function still Pending after its creation waits too.
     """
-    state = configuration.get("State", "Active")  # no State (unreadable, or an old API): go on
+    state = state_of(configuration)
     if state == "Inactive":
         try:
             client.invoke(FunctionName=function, InvocationType="RequestResponse", Payload=b"{}")
@@ -128,7 +138,7 @@ def wait_until_active(call, client, function, configuration, clock=time):
                 "launch again in a few minutes") from None
         clock.sleep(ACTIVATION_POLL)
         configuration = read_configuration(call, function)
-        state = configuration.get("State", "Active")
+        state = state_of(configuration)
     if state == "Failed":
         reason = " ".join(filter(None, (configuration.get("StateReasonCode"),
                                         configuration.get("StateReason"))))
@@ -236,8 +246,8 @@ def ready_function_timeout(session, call, function):
         key = (session, function)
         if key not in _function_timeouts:
             configuration = read_configuration(call, function)
-            timeout = int(configuration.get("Timeout", LAMBDA_MAX_TIMEOUT))
-            if configuration.get("State", "Active") != "Active":
+            timeout = timeout_of(configuration)
+            if state_of(configuration) != "Active":
                 wait_until_active(call, lambda_client(session, read_timeout_for(timeout)),
                                   function, configuration)
             _function_timeouts[key] = timeout

@@ -140,12 +140,16 @@ def _account_of(arn):
     return parts[4] if len(parts) > 4 else ""
 
 
-def _principal_matches(statement, request):
+def _aws_principals(statement):
+    """The AWS principals (ARNs, `*`) a resource policy's statement names."""
     principal = statement.get("Principal")
-    if principal == "*":
+    return _listed(principal.get("AWS")) if isinstance(principal, dict) else []
+
+
+def _principal_matches(statement, request):
+    if statement.get("Principal") == "*":
         return True
-    names = _listed(principal.get("AWS")) if isinstance(principal, dict) else []
-    for name in names:
+    for name in _aws_principals(statement):
         if name == "*" or name == request.principal:
             return True
         if name.endswith(":root") and _account_of(name) == _account_of(request.principal):
@@ -154,8 +158,7 @@ def _principal_matches(statement, request):
 
 
 def _delegates_to_iam(statement):
-    principal = statement.get("Principal")
-    names = _listed(principal.get("AWS")) if isinstance(principal, dict) else []
+    names = _aws_principals(statement)
     return bool(names) and all(name.endswith(":root") for name in names)
 
 

@@ -146,7 +146,7 @@ class LocalPlatform:
                 f"another local platform runs on this machine, from {other}: stop it with "
                 f"`bash {other}/scripts/local.sh down` first (one at a time: they share the "
                 f"emulator port and the AWS profile {PROFILE})")
-        if not _port_free(self.port):
+        if not port_free(self.port):
             raise LocalError(f"port {self.port} on 127.0.0.1 is in use: set {PORT_VARIABLE} "
                              "to a free port")
         python = Path(os.environ.get("FARGATE_PLATFORM_EMULATOR_PYTHON")
@@ -249,7 +249,8 @@ def _reap(pid):
         pass
 
 
-def _port_free(port):
+def port_free(port):
+    """Whether nothing listens on 127.0.0.1:`port` (as a server binding it would see it)."""
     import socket
 
     with socket.socket() as probe:

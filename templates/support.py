@@ -106,7 +106,7 @@ def functions(environment):
             {
                 "Sid": "KeepTheAdminPassword",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:AddTagsToResource"],
+                "Action": ["ssm:GetParameter", "ssm:PutParameter"],
                 "Resource": common.ssm_parameter_arn(admin_parameter),
             },
             common.describe_parameters_statement(),
@@ -116,7 +116,7 @@ def functions(environment):
                 # account (a relaunch after a delete brings a new key, the parameter has the old).
                 "Sid": "EncryptTheAdminPasswordThroughSsm",
                 "Effect": "Allow",
-                "Action": ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"],
+                "Action": ["kms:Encrypt", "kms:Decrypt"],  # a standard parameter: no data keys
                 "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
                 "Condition": {
                     "StringEquals": {

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-# `import harness` (tests/sceptre_project/harness.py) from any test folder.
-sys.path.insert(0, str(Path(__file__).parent / "sceptre_project"))
+# The suite's helper modules, importable from any test folder: `import harness`
+# (tests/sceptre_project/harness.py), `import golden, rendered_iam` (tests/templates),
+# `import aws_call_recorder` (tests/lambdas).
+for folder in ("sceptre_project", "templates", "lambdas"):
+    sys.path.insert(0, str(Path(__file__).parent / folder))
 
 AWS_VARIABLES_TO_CLEAR = (
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",

@@ -131,8 +131,8 @@ def logical_id(env_name, suffix):
     return "".join(part.capitalize() for part in env_name.split("-")) + suffix
 
 
-def _flag(user_data, key, where):
-    value = user_data.get(key, True)
+def _flag(user_data, key, where, default=True):
+    value = user_data.get(key, default)
     if isinstance(value, str) and value.lower() in ("true", "false"):
         value = value.lower() == "true"
     if not isinstance(value, bool):
@@ -164,8 +164,12 @@ class EnvironmentSettings:
             raise AccountConfigError(
                 f"{where}: sceptre_user_data.environment: {ACCOUNT_GROUP!r} is the account stack group, not an environment"
             )
+        # The local environment's account stack: its boundary alone (no pipeline assumes a role).
+        self.boundary_only = _flag(user_data, "boundary_only", where, default=False)
         repository = user_data.get("github_repository")
-        if not isinstance(repository, str) or not GITHUB_REPOSITORY.match(repository):
+        if self.boundary_only:
+            repository = None
+        elif not isinstance(repository, str) or not GITHUB_REPOSITORY.match(repository):
             raise AccountConfigError(
                 f"{where}: sceptre_user_data.github_repository: expected OWNER/REPO as GitHub spells it, "
                 f"got {repository!r} (set github_repository in config/account/config.yaml)"
@@ -645,6 +649,9 @@ def environment_template(settings):
             PolicyDocument=policy_document(boundary_statements(env)),
         )
     )
+    common.output(template, "BoundaryArn", boundary.ref(), f"The permissions boundary of every role in {env.name}")
+    if settings.boundary_only:
+        return template
     policies = []
     for part, statements in deploy_policies(env).items():
         policies.append(
@@ -678,7 +685,6 @@ def environment_template(settings):
             Policies=[iam.Policy(PolicyName="diff", PolicyDocument=policy_document(diff_statements(env)))],
         )
     )
-    common.output(template, "BoundaryArn", boundary.ref(), f"The permissions boundary of every role in {env.name}")
     common.output(template, "DeployRoleArn", GetAtt(deploy_role, "Arn"), f"Assumed by the GitHub environment '{env.name}'")
     common.output(template, "DiffRoleArn", GetAtt(diff_role, "Arn"), f"Assumed by the GitHub environment '{env.name}-diff'")
     return template

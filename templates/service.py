@@ -43,6 +43,25 @@ def parameters(template, alias_record):
     }
 
 
+def image_pull_statements(image):
+    """ECR pulls, for an image in an account's private ECR only, on its repository alone (an
+    image from a public registry needs no permission)."""
+    found = config.PRIVATE_ECR_IMAGE.match(image)
+    if not found:
+        return []
+    account, region, repository = found.group("account"), found.group("region"), found.group("repository")
+    return [
+        # GetAuthorizationToken takes no resource ARN.
+        {"Sid": "LogInToEcr", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Sid": "PullItsImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+            "Resource": Sub(f"arn:${{AWS::Partition}}:ecr:{region}:{account}:repository/{repository}"),
+        },
+    ]
+
+
 def execution_role(template, environment, service, params):
     root = environment.parameter_root
     own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
@@ -52,19 +71,7 @@ def execution_role(template, environment, service, params):
         environment,
         "ecs-tasks.amazonaws.com",
         [
-            {
-                # Takes no resource ARN; the image actions below are scoped to the account's repositories.
-                "Sid": "LogInToEcr",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                "Resource": "*",
-            },
-            {
-                "Sid": "PullImages",
-                "Effect": "Allow",
-                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-                "Resource": Sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"),
-            },
+            *image_pull_statements(service.image),
             {
                 "Sid": "WriteItsLogs",
                 "Effect": "Allow",

@@ -28,7 +28,7 @@ from fargate_platform import aws_requests, names
 from fargate_platform.lambdas.admin_secret import handler as admin_handler
 from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper, Request, Settings
 
-ENVIRONMENTS = ["dev", "prod"]
+ENVIRONMENTS = ["dev", "prod", "local"]  # local carries dev's IAM shape
 FUNCTIONS = {  # package in lambdas/ -> (stack, role, function)
     "admin_secret": ("support/functions", "AdminSecretRole", "AdminSecretFunction"),
     "db_bootstrap": ("rds", "BootstrapRole", "BootstrapFunction"),

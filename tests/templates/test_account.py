@@ -77,6 +77,13 @@ def account_environments():
     return sorted(p.stem for p in (PROJECT / "config" / "account").glob("*.yaml") if p.stem not in ("config", "identity"))
 
 
+def pipeline_environments():
+    """The account environments a pipeline deploys (local has its boundary only)."""
+    return [env for env in account_environments()
+            if not yaml.safe_load((PROJECT / "config" / "account" / f"{env}.yaml").read_text())
+            ["sceptre_user_data"].get("boundary_only")]
+
+
 def boundary_from_config(env):
     data = yaml.safe_load((PROJECT / "config" / env / "config.yaml").read_text())
     return data["environment"].get("permissions_boundary")
@@ -148,7 +155,7 @@ def boundary_arn(env):
 
 # --- what is rendered ---------------------------------------------------------------------
 
-def test_every_pipeline_environment_has_its_account_stack_and_boundary_name(rendered):
+def test_every_environment_has_its_account_stack_and_boundary_name(rendered):
     environments = sorted(p.name for p in (PROJECT / "config").iterdir()
                           if p.is_dir() and p.name != "account" and boundary_from_config(p.name))
     assert environments == account_environments() == sorted(set(rendered) - {"identity"})
@@ -175,7 +182,7 @@ def test_an_account_that_has_both_already_creates_neither():
         f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_outputs_name_the_roles_and_the_boundary(env, rendered):
     outputs = rendered[env]["Outputs"]
     assert outputs["DeployRoleArn"]["Value"] == {"Fn::GetAtt": ["DeployRole", "Arn"]}
@@ -200,7 +207,7 @@ def trust(template, role):
     return statement
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_the_roles_trust_only_this_repositorys_jobs_in_their_github_environment(env, rendered):
     for role, github_environment in (("DeployRole", env), ("DiffRole", f"{env}-diff")):
         statement = trust(rendered[env], role)
@@ -222,7 +229,7 @@ def test_the_repository_comes_from_the_account_config_or_the_command_line():
     assert condition["token.actions.githubusercontent.com:sub"] == "repo:acme/platform-infra:environment:prod"
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_role_names_sit_outside_every_environments_prefix(env, rendered):
     environments = [p.name for p in (PROJECT / "config").iterdir() if p.is_dir() and p.name != "account"]
     for role in ("DeployRole", "DiffRole"):
@@ -232,10 +239,10 @@ def test_role_names_sit_outside_every_environments_prefix(env, rendered):
 
 # --- what the deploy role may do ----------------------------------------------------------
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_role_creation_requires_the_environments_boundary(env, rendered):
     policy = deploy_policy(rendered[env])
-    other = next(e for e in account_environments() if e != env)
+    other = next(e for e in pipeline_environments() if e != env)
     role = role_arn(f"fargate-platform-{env}-services-order-TaskRole-ABC123")
     for action in ROLE_CREATION:
         assert policy.allows(action, role, {"iam:PermissionsBoundary": boundary_arn(env)}), action
@@ -254,7 +261,7 @@ def test_role_creation_requires_the_environments_boundary(env, rendered):
             assert statement["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(env)}}, statement
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_the_pipeline_cannot_lift_or_rewrite_a_boundary_or_touch_its_own_identity(env, rendered):
     policy = deploy_policy(rendered[env])
     names = account.Environment(env)
@@ -274,7 +281,7 @@ def test_the_pipeline_cannot_lift_or_rewrite_a_boundary_or_touch_its_own_identit
                              f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com")
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_roles_are_passed_only_to_the_platforms_services(env, rendered):
     policy = deploy_policy(rendered[env])
     role = role_arn(f"fargate-platform-{env}-services-order-TaskRole-ABC123")
@@ -283,10 +290,10 @@ def test_roles_are_passed_only_to_the_platforms_services(env, rendered):
     assert not policy.allows("iam:PassRole", role)
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_the_pipeline_reaches_its_own_environment_only(env, rendered):
     policy = deploy_policy(rendered[env])
-    other = next(e for e in account_environments() if e != env)
+    other = next(e for e in pipeline_environments() if e != env)
     stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/fargate-platform-%s-network/0f1e"
     assert policy.allows("cloudformation:UpdateStack", stack % env)
     assert not policy.allows("cloudformation:UpdateStack", stack % other)
@@ -326,7 +333,7 @@ def test_no_statement_allows_everything_on_everything(rendered):
                 assert not broad, f"{stack} {title} allows {broad} on every resource"
 
 
-@pytest.mark.parametrize("env", account_environments())
+@pytest.mark.parametrize("env", pipeline_environments())
 def test_the_diff_role_only_reads(env, rendered):
     for title, statement in allow_statements(rendered[env]):
         if title == "DiffRole":
@@ -345,7 +352,7 @@ def test_the_diff_role_only_reads(env, rendered):
 @pytest.mark.parametrize("env", account_environments())
 def test_the_boundary_keeps_workloads_in_their_environment_and_out_of_iam(env, rendered):
     policy = boundary_policy(rendered[env])
-    other = next(e for e in account_environments() if e != env)
+    other = next(e for e in pipeline_environments() if e != env)
     own_parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/fargate-platform/{env}/order/db/password"
     assert policy.allows("ssm:GetParameters", own_parameter)
     assert not policy.allows("ssm:GetParameters", own_parameter.replace(f"/{env}/", f"/{other}/"))
@@ -392,3 +399,12 @@ def test_environments_whose_names_nest_are_refused(tmp_path):
         account.sceptre_handler({"environment": "dev", "github_repository": "acme/x", "project_path": str(tmp_path)})
     with pytest.raises(account.AccountConfigError, match="share the name prefix"):
         account.sceptre_handler({"environment": "dev-eu", "github_repository": "acme/x", "project_path": str(tmp_path)})
+
+
+def test_the_local_account_stack_is_the_boundary_alone_without_a_repository():
+    from fargate_platform.templates.account import EnvironmentSettings, environment_template
+
+    settings = EnvironmentSettings({"environment": "local", "boundary_only": True, "project_path": str(PROJECT)})
+    template = environment_template(settings).to_dict()
+    assert list(template["Resources"]) == ["Boundary"] and list(template["Outputs"]) == ["BoundaryArn"]
+    assert template["Resources"]["Boundary"]["Properties"]["ManagedPolicyName"] == "fargate-platform-local-boundary"

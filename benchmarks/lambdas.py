@@ -37,8 +37,10 @@ def bootstrap_benchmark(services):
     import boto3
     from moto import mock_aws
 
-    from fargate_platform.lambdas.custom_resource import StructuredLog
-    from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper, Request, Settings
+    from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper
+    from fargate_platform.lambdas.db_bootstrap.request import Request
+    from fargate_platform.lambdas.db_bootstrap.settings import Settings
+    from fargate_platform.lambdas.shared.structured_log import StructuredLog
     from fargate_platform.local.postgres import LocalPostgres
 
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):

@@ -9,7 +9,8 @@ bucket does not have it yet: a code change gives a new key (the function is
 updated), an unchanged relaunch changes nothing.
 
 A zip has `fargate_platform/` at its root (`__init__.py`, `names.py`,
-`lambdas/__init__.py`, `lambdas/custom_resource.py`, the function's folder and,
+`lambdas/__init__.py`, `lambdas/shared/` (both functions' log, AWS client, SecureString
+helpers and custom-resource runtime), the function's folder and,
 when configured, `lambdas/<function>/ca-bundle.pem`) plus the function's pip
 dependencies, installed as wheels for the target:
 - `python3.12`: the AWS Lambda platform (manylinux2014_x86_64, CPython 3.12);
@@ -49,7 +50,7 @@ CA_BUNDLE_FILE = "ca-bundle.pem"
 ARGUMENT_KEYS = ("function", "target", "ca_bundle")
 _FUNCTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PINNED_REQUIREMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+")
-_SHARED_FILES = ("__init__.py", "custom_resource.py")  # of the lambdas package
+SHARED_FOLDER = "shared"  # lambdas/shared/: what every function's zip carries
 
 
 class PackagingError(PlatformError, ValueError):
@@ -152,8 +153,9 @@ def read_source(spec):
         "fargate_platform/names.py": _core_folder() / "names.py",
         "fargate_platform/errors.py": _core_folder() / "errors.py",
     }
-    for name in _SHARED_FILES:
-        files[f"fargate_platform/lambdas/{name}"] = lambdas_folder() / name
+    files["fargate_platform/lambdas/__init__.py"] = lambdas_folder() / "__init__.py"
+    for path in (lambdas_folder() / SHARED_FOLDER).glob("*.py"):
+        files[f"fargate_platform/lambdas/{SHARED_FOLDER}/{path.name}"] = path
     for path in function_folder.rglob("*.py"):
         if "__pycache__" not in path.parts:
             files[f"fargate_platform/lambdas/{spec.function}/{path.relative_to(function_folder).as_posix()}"] = path

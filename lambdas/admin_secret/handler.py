@@ -5,7 +5,7 @@ Thin on purpose: the behaviour lives in `secret.py`, tested directly.
 import os
 
 from fargate_platform.lambdas.admin_secret.secret import AdminSecret
-from fargate_platform.lambdas.custom_resource import aws_client
+from fargate_platform.lambdas.shared.aws import aws_client
 
 
 def handler(event, context):

@@ -14,18 +14,16 @@ Data returned: ParameterName and Version (a string), for
 `{{resolve:ssm-secure:NAME:VERSION}}`, so that a rotation reaches the cluster. The
 value itself is never returned or logged.
 """
-import secrets
 import string
 
-from fargate_platform.lambdas.custom_resource import (
+from fargate_platform.lambdas.shared.custom_resource import (
     CustomResource,
     InvalidProperties,
     Result,
     check_properties,
-    parameter_key_id,
     pattern_validator,
-    same_kms_key,
 )
+from fargate_platform.lambdas.shared.secure_parameters import key_to_move_from, put_under, random_password
 
 # RDS master passwords: printable ASCII except '/', '"', '@' and space. We also leave
 # out quotes, backslash, '%', '&', '#', '?' and the like, which need escaping in
@@ -49,7 +47,7 @@ validate_rotation_token = pattern_validator(r"[A-Za-z0-9_.:@+=,-]*", "letters, d
 def generate_password(length=PASSWORD_LENGTH):
     """A random password with at least one lowercase, uppercase, digit and symbol."""
     while True:
-        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+        password = random_password(length, PASSWORD_ALPHABET)
         if (
             any(c.islower() for c in password)
             and any(c.isupper() for c in password)
@@ -126,8 +124,8 @@ class AdminSecret(CustomResource):
         name = properties["ParameterName"]
         version = self._version(name)
         if version is not None:
-            current = parameter_key_id(self.ssm, name)
-            if current is not None and not same_kms_key(current, properties["KeyId"]):
+            current = key_to_move_from(self.ssm, name, properties["KeyId"])
+            if current is not None:
                 # The data key was replaced (the old one is retained on stack delete):
                 # the kept password moves to the configured key.
                 version = self._re_encrypt(name, properties["KeyId"], request)
@@ -142,9 +140,7 @@ class AdminSecret(CustomResource):
         """The same value under key_id, as a new version; returns that version."""
         value = self.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         request.log.register_secret(value)
-        return self.ssm.put_parameter(
-            Name=name, Value=value, Type="SecureString", KeyId=key_id, Overwrite=True
-        )["Version"]
+        return put_under(self.ssm, name, value, key_id)
 
     def _put_new_password(self, properties, request, overwrite):
         name = properties["ParameterName"]

@@ -25,42 +25,21 @@ is sent as a SCRAM-SHA-256 verifier computed here, so the plain text never reach
 the server (statement logs, pg_stat_statements). Names are validated before any AWS
 or SQL call; identifiers are quoted with psycopg2.sql.
 """
-import base64
-import hashlib
-import hmac
 import random
-import re
-import secrets
-import string
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2 import sql
 
 from fargate_platform import names
-from fargate_platform.lambdas.custom_resource import StructuredLog, same_kms_key
+from fargate_platform.lambdas.db_bootstrap.credentials import Credentials
+from fargate_platform.lambdas.db_bootstrap.errors import BootstrapError, InvalidRequest
+from fargate_platform.lambdas.db_bootstrap.request import shown
+from fargate_platform.lambdas.db_bootstrap.scram import scram_sha256_verifier
+from fargate_platform.lambdas.shared.structured_log import StructuredLog
 
-ACTIONS = ("ensure", "disable", "purge")
-EVENT_FIELDS = ("service", "action", "confirm")
-SSLMODES = ("verify-full", "verify-ca")  # anything weaker is a configuration error
-DEFAULT_CONNECTION_LIMIT = 20
-MAX_CONNECTION_LIMIT = 1000
-# Letters and digits only: services may put the password into a connection URL.
-PASSWORD_ALPHABET = string.ascii_letters + string.digits
-PASSWORD_LENGTH = 32
-SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations
 APPLICATION_NAME = "fargate-platform-db-bootstrap"
-
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-_PG_USER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_SSM_NAME = re.compile(r"(/[A-Za-z0-9_.-]+)+")
-_KMS_KEY = re.compile(
-    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})"
-    r"|alias/[A-Za-z0-9/_-]{1,250}|(mrk-)?[A-Za-z0-9-]{1,64}"
-)
 # SQLSTATEs a concurrent bootstrap can cause; the step is retried:
 # 55006 "source database template1 is being accessed by other users", 40001/40P01
 # serialization failure/deadlock, 55P03 lock timeout, 23505 a catalog unique index
@@ -81,179 +60,6 @@ def ownership_comment(service):
     return f"fargate-platform service {service}"
 
 
-class InvalidRequest(ValueError):
-    """The event is refused; nothing was done."""
-
-
-class ConfigurationError(ValueError):
-    """The function's environment is wrong; nothing was done."""
-
-
-class BootstrapError(RuntimeError):
-    """The bootstrap failed; the message names what and never carries a secret."""
-
-
-# -- the event -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Request:
-    service: str
-    action: str = "ensure"
-    confirm: str = None
-
-
-def _shown(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "...'"
-
-
-def parse_event(event):
-    """The Request in an event, or InvalidRequest. Nothing but the service name, the
-    action and (for purge) the confirmation is accepted."""
-    if not isinstance(event, dict):
-        raise InvalidRequest(
-            'the event must be a JSON object such as {"service": "orders", "action": "ensure"}, '
-            f"not {type(event).__name__}"
-        )
-    extra = sorted(_shown(key, 40) for key in event if key not in EVENT_FIELDS)
-    if extra:
-        raise InvalidRequest(
-            f"event field(s) {', '.join(extra)} refused: the function takes only 'service', "
-            "'action' and 'confirm' (for purge); its database, keys and paths come from its own "
-            "configuration"
-        )
-    if "service" not in event:
-        raise InvalidRequest("the event has no 'service'")
-    service = event["service"]
-    try:
-        names.validate_service_name(service)
-    except names.InvalidNameError as error:
-        raise InvalidRequest(str(error) if len(str(error)) < 300 else f"invalid service name {_shown(service)}") from None
-    if not names.SERVICE_NAME_PATTERN.fullmatch(service):  # '$' alone lets a trailing newline through
-        raise InvalidRequest(f"invalid service name {_shown(service)}")
-    action = event.get("action", "ensure")
-    if action not in ACTIONS:
-        raise InvalidRequest(f"invalid action {_shown(action)}: use one of {', '.join(ACTIONS)}")
-    confirm = event.get("confirm")
-    if action != "purge" and "confirm" in event:
-        raise InvalidRequest("'confirm' is only accepted with action 'purge'")
-    if action == "purge" and confirm != service:
-        raise InvalidRequest(
-            f"purge of service {service!r} drops its database and deletes its credentials: "
-            f'repeat the service name as "confirm": "{service}" to proceed'
-        )
-    return Request(service=service, action=action, confirm=confirm)
-
-
-# -- configuration -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    admin_username: str
-    admin_password_parameter: str
-    admin_database: str
-    data_key_id: str
-    parameter_root: str
-    ca_bundle: str
-    sslmode: str = "verify-full"
-    connection_limit: int = DEFAULT_CONNECTION_LIMIT
-
-    @classmethod
-    def from_environ(cls, environ):
-        """Settings from the environment variables the rds template sets; each value is
-        checked, and an error names the variable."""
-
-        def get(name, default=None):
-            value = environ.get(name, default)
-            if value is None or value == "":
-                raise ConfigurationError(f"environment variable {name} is not set")
-            return value
-
-        def matching(name, pattern, description, default=None):
-            value = get(name, default)
-            if len(value) > 2048 or not pattern.fullmatch(value):
-                raise ConfigurationError(f"environment variable {name}={_shown(value)} is not {description}")
-            return value
-
-        def integer(name, low, high, default=None):
-            value = get(name, default)
-            if not re.fullmatch(r"[0-9]{1,6}", value) or not low <= int(value) <= high:
-                raise ConfigurationError(
-                    f"environment variable {name}={_shown(value)} is not a whole number from {low} to {high}"
-                )
-            return int(value)
-
-        sslmode = get("SSLMODE", "verify-full")
-        if sslmode not in SSLMODES:
-            raise ConfigurationError(
-                f"environment variable SSLMODE={_shown(sslmode)} refused: use {' or '.join(SSLMODES)}"
-            )
-        root = matching("PARAMETER_ROOT", _SSM_NAME, "an SSM path such as /project/env")
-        admin_parameter = matching("ADMIN_PASSWORD_PARAMETER", _SSM_NAME, "an SSM parameter name")
-        return cls(
-            host=matching("DB_HOST", _HOST, "a host name or IPv4 address"),
-            port=integer("DB_PORT", 1, 65535),
-            admin_username=matching("ADMIN_USERNAME", _PG_USER, "a PostgreSQL user name"),
-            admin_password_parameter=admin_parameter,
-            admin_database=matching("ADMIN_DATABASE", _PG_USER, "a database name", default="postgres"),
-            data_key_id=matching("DATA_KEY_ID", _KMS_KEY, "a KMS key id, alias or ARN"),
-            parameter_root=root,
-            ca_bundle=str(resolve_ca_bundle(get("CA_BUNDLE"))),
-            sslmode=sslmode,
-            connection_limit=integer("CONNECTION_LIMIT", 1, MAX_CONNECTION_LIMIT, str(DEFAULT_CONNECTION_LIMIT)),
-        )
-
-
-def _package_root():
-    import fargate_platform
-
-    return Path(fargate_platform.__file__).resolve().parent.parent
-
-
-def resolve_ca_bundle(path):
-    """The CA bundle file: absolute, or relative to the working directory or to the
-    folder holding the `fargate_platform` package (the zip's root, /var/task in Lambda)."""
-    given = Path(path)
-    candidates = [given] if given.is_absolute() else [Path.cwd() / given, _package_root() / given]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ConfigurationError(
-        f"environment variable CA_BUNDLE={path!r}: no such file (looked at "
-        f"{', '.join(str(c) for c in candidates)}); the function's zip must carry the CA bundle "
-        "its environment names"
-    )
-
-
-# -- secrets ------------------------------------------------------------------------------------
-
-
-def generate_password(length=PASSWORD_LENGTH):
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
-
-
-def scram_sha256_verifier(password, salt=None, iterations=SCRAM_ITERATIONS):
-    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 7677 / 5802).
-
-    PostgreSQL stores a verifier given in this form as is. (It SASLpreps passwords
-    first; ours are ASCII letters and digits, which SASLprep leaves unchanged.)
-    """
-    salt = salt if salt is not None else secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-
-    def b64(data):
-        return base64.b64encode(data).decode("ascii")
-
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
 # -- the work -----------------------------------------------------------------------------------
 
 
@@ -266,14 +72,14 @@ class Bootstrapper:
         self.log = log or StructuredLog(function="db-bootstrap")
         self._connect = connect or psycopg2.connect
         self._deadline = deadline if deadline is not None else time.monotonic() + 50.0
-        self._admin_password = None
+        self.credentials = Credentials(settings, ssm, self.log, self._check_time)
         self._subject = "bootstrap"  # "<action> of service '<name>'", for errors
 
     def run(self, request):
         service = request.service
         names.validate_service_name(service)
         if not names.SERVICE_NAME_PATTERN.fullmatch(service):
-            raise InvalidRequest(f"invalid service name {_shown(service)}")
+            raise InvalidRequest(f"invalid service name {shown(service)}")
         role = names.database_name(service)
         if role in (self.settings.admin_username, self.settings.admin_database):
             raise InvalidRequest(f"service name {service!r} collides with the cluster's admin user or database")
@@ -295,14 +101,14 @@ class Bootstrapper:
             action=request.action,
             role_name=role,
             database_name=role,
-            **self._parameter_names(service),
+            **self.credentials.parameter_names(service),
         )
         return result
 
     # -- actions --------------------------------------------------------------------------
 
     def ensure(self, service, role):
-        parameters = self._parameter_names(service)
+        parameters = self.credentials.parameter_names(service)
         statuses = {}
         conn = self._admin_connection(self.settings.admin_database)
         try:
@@ -311,8 +117,8 @@ class Bootstrapper:
             self._bound(conn, "the ownership check")
             with conn.cursor() as cur:
                 self._check_ownership(cur, service, role, check_database=True)
-            password, stored = self._service_password(parameters["password_parameter"])
-            self._store_username(parameters["username_parameter"], role)
+            password, stored = self.credentials.service_password(parameters["password_parameter"])
+            self.credentials.store_username(parameters["username_parameter"], role)
             self._retrying(
                 "role and database", conn,
                 lambda: self._ensure_role_and_database(conn, service, role, password, statuses),
@@ -365,8 +171,7 @@ class Bootstrapper:
                 role_status = "purged" if role_row is not None else "absent"
         finally:
             conn.close()
-        parameters = list(self._parameter_names(service).values())
-        deleted = self._ssm_call("delete_parameters", parameters[0], Names=parameters).get("DeletedParameters", [])
+        deleted = self.credentials.delete(service)
         self.log.warning("service database purged", role=role_status, database=database_status,
                          parameters_deleted=len(deleted))
         return {"role": role_status, "database": database_status,
@@ -469,7 +274,7 @@ class Bootstrapper:
         expected = ownership_comment(service)
         if row["comment"] == expected:
             return
-        found = "no comment" if row["comment"] is None else f"the comment {_shown(row['comment'])}"
+        found = "no comment" if row["comment"] is None else f"the comment {shown(row['comment'])}"
         raise BootstrapError(
             f"role {role!r} exists but is not the role of service {service!r} (it has {found}, "
             f"not {expected!r}): refusing to change it. It belongs to another service whose name "
@@ -578,7 +383,7 @@ class Bootstrapper:
 
     def _admin_connection(self, dbname):
         settings = self.settings
-        password = self._admin_secret()
+        password = self.credentials.admin_password()
         remaining = self._check_time(f"connecting to database {dbname!r}")
         try:
             conn = self._connect(
@@ -606,99 +411,7 @@ class Bootstrapper:
         conn.autocommit = True  # CREATE DATABASE cannot run inside a transaction
         return conn
 
-    # -- SSM ----------------------------------------------------------------------------------------
-
-    def _parameter_names(self, service):
-        root = self.settings.parameter_root
-        return {
-            "username_parameter": names.db_username_parameter(root, service),
-            "password_parameter": names.db_password_parameter(root, service),
-        }
-
-    def _admin_secret(self):
-        if self._admin_password is None:
-            name = self.settings.admin_password_parameter
-            value = self._secure_value(name)
-            if value is None:
-                raise BootstrapError(f"admin password parameter {name} not found")
-            self.log.register_secret(value)
-            self._admin_password = value
-        return self._admin_password
-
-    def _service_password(self, name):
-        existing = self._secure_value(name)
-        if existing is not None:
-            self.log.register_secret(existing)
-            self._use_current_key(name, existing)
-            return existing, "present"
-        password = generate_password()
-        self.log.register_secret(password)
-        if self._put_secure(name, password, "Database password of the service (generated once)"):
-            return password, "stored"
-        existing = self._secure_value(name)  # stored concurrently a moment ago: use that one
-        self.log.register_secret(existing)
-        return existing, "present"
-
-    def _store_username(self, name, role):
-        if not self._put_secure(name, role, "Database user name of the service"):
-            existing = self._secure_value(name)
-            if existing is not None:
-                self._use_current_key(name, existing)
-
-    def _use_current_key(self, name, value):
-        """Re-encrypt a kept parameter whose key is not the configured data key (the
-        rds stack retains its key on delete: a relaunch brings a new one)."""
-        current = self._ssm_call(
-            "describe_parameters", name, ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
-        ).get("Parameters", [])
-        current = current[0].get("KeyId") if current else None
-        if current is None or same_kms_key(current, self.settings.data_key_id):
-            return
-        version = self._ssm_call(
-            "put_parameter", name, Name=name, Value=value, Type="SecureString",
-            KeyId=self.settings.data_key_id, Overwrite=True,
-        )["Version"]
-        self.log.info("re-encrypted with the current data key", parameter=name, version=version,
-                      previous_key=current)
-
-    def _put_secure(self, name, value, description):
-        """Store a new SecureString with the data key; False if it already exists."""
-        self._check_time(f"SSM put_parameter {name}")
-        try:
-            self.ssm.put_parameter(
-                Name=name, Value=value, Type="SecureString", KeyId=self.settings.data_key_id,
-                Description=description, Overwrite=False,
-            )
-        except self.ssm.exceptions.ParameterAlreadyExists:
-            return False
-        except Exception as error:  # botocore errors: name the call, keep the message
-            raise BootstrapError(self.log.mask(f"SSM put_parameter {name} failed: {_aws_error(error)}")) from None
-        return True
-
-    def _secure_value(self, name):
-        self._check_time(f"SSM get_parameter {name}")
-        try:
-            return self.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        except self.ssm.exceptions.ParameterNotFound:
-            return None
-        except Exception as error:
-            raise BootstrapError(self.log.mask(f"SSM get_parameter {name} failed: {_aws_error(error)}")) from None
-
-    def _ssm_call(self, operation, subject, **kwargs):
-        self._check_time(f"SSM {operation} {subject}")
-        try:
-            return getattr(self.ssm, operation)(**kwargs)
-        except Exception as error:
-            raise BootstrapError(self.log.mask(f"SSM {operation} {subject} failed: {_aws_error(error)}")) from None
-
 
 def _first_line(error):
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def _aws_error(error):
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        return f"{response['Error'].get('Code')}: {response['Error'].get('Message')}"
-    return f"{type(error).__name__}: {error}"

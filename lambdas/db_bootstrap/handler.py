@@ -7,15 +7,12 @@ Errors are raised, so the caller sees a Lambda FunctionError with the message.
 import os
 import time
 
-from fargate_platform.lambdas.custom_resource import StructuredLog, aws_client, quiet_libraries
-from fargate_platform.lambdas.db_bootstrap.bootstrap import (
-    Bootstrapper,
-    BootstrapError,
-    ConfigurationError,
-    InvalidRequest,
-    Settings,
-    parse_event,
-)
+from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper
+from fargate_platform.lambdas.db_bootstrap.errors import BootstrapError, ConfigurationError, InvalidRequest
+from fargate_platform.lambdas.db_bootstrap.request import parse_event
+from fargate_platform.lambdas.db_bootstrap.settings import Settings
+from fargate_platform.lambdas.shared.aws import aws_client
+from fargate_platform.lambdas.shared.structured_log import StructuredLog, quiet_libraries
 
 # Stop retrying this long before the Lambda deadline, so the error is ours, not a timeout.
 DEADLINE_MARGIN_SECONDS = 5.0

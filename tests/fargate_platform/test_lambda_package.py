@@ -70,7 +70,7 @@ def test_key_covers_the_shared_runtime_and_names(monkeypatch):
     assert names == sorted(names)
     assert {
         "fargate_platform/__init__.py", "fargate_platform/names.py", "fargate_platform/lambdas/__init__.py",
-        "fargate_platform/lambdas/custom_resource.py", "fargate_platform/lambdas/admin_secret/handler.py",
+        "fargate_platform/lambdas/shared/custom_resource.py", "fargate_platform/lambdas/shared/structured_log.py", "fargate_platform/lambdas/admin_secret/handler.py",
     } <= set(names)
     assert not any("db_bootstrap" in name for name in names)
     changed = lambda_package.LambdaSource(
@@ -146,7 +146,7 @@ def test_zip_layout(bootstrap_zip, ca_bundle, tmp_path):
     assert not any(name.endswith(".pyc") or "__pycache__" in name for name in names)
     assert {
         "fargate_platform/__init__.py", "fargate_platform/names.py", "fargate_platform/lambdas/__init__.py",
-        "fargate_platform/lambdas/custom_resource.py", "fargate_platform/lambdas/db_bootstrap/handler.py",
+        "fargate_platform/lambdas/shared/custom_resource.py", "fargate_platform/lambdas/shared/structured_log.py", "fargate_platform/lambdas/db_bootstrap/handler.py",
         "fargate_platform/lambdas/db_bootstrap/bootstrap.py", "psycopg2/__init__.py",
     } <= set(names)
     assert archive.read("fargate_platform/lambdas/db_bootstrap/ca-bundle.pem") == Path(ca_bundle).read_bytes()

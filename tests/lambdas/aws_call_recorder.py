@@ -54,6 +54,7 @@ class AwsCallRecorder:
             frame = frame.f_back
         if not inside:
             return
-        packages = [path.parts[0] for path in inside if len(path.parts) > 1]
+        # The function is the outermost folder of lambdas/ on the stack; shared/ is every function's.
+        packages = [path.parts[0] for path in inside if len(path.parts) > 1 and path.parts[0] != "shared"]
         self.calls.append(RecordedCall(packages[-1] if packages else None, inside[0].as_posix(),
                                        model.service_model.signing_name, model.name, dict(params)))

@@ -176,7 +176,7 @@ def bootstrap_env(mocked_aws, local_postgres, rds_admin, monkeypatch):
     import boto3
 
     from fargate_platform import names
-    from fargate_platform.lambdas.db_bootstrap.bootstrap import Settings
+    from fargate_platform.lambdas.db_bootstrap.settings import Settings
 
     username, password = rds_admin
     kms_key_id = boto3.client("kms").create_key(Description="data key")["KeyMetadata"]["Arn"]

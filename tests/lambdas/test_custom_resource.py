@@ -7,16 +7,16 @@ import time
 
 import pytest
 
-from fargate_platform.lambdas.custom_resource import (
+from fargate_platform.lambdas.shared.custom_resource import (
     FAILED_CREATE_PREFIX,
     CustomResource,
     InvalidProperties,
     Result,
-    StructuredLog,
     check_properties,
     pattern_validator,
-    same_kms_key,
 )
+from fargate_platform.lambdas.shared.secure_parameters import same_kms_key
+from fargate_platform.lambdas.shared.structured_log import StructuredLog
 
 SIGNATURE_VALUE = "5ec7e75ea1d0c0ffee"
 
@@ -229,7 +229,7 @@ def test_reason_is_truncated_to_fit_the_response_limit(response_server, cfn_even
 
 def test_concurrent_answers_send_only_one(response_server, cfn_event, lambda_context):
     """The guard and the work racing: one answer goes out, whichever comes first."""
-    from fargate_platform.lambdas.custom_resource import Request, Responder
+    from fargate_platform.lambdas.shared.custom_resource import Request, Responder
 
     event = cfn_event("Create", {"Name": "alpha"})
     request = Request(event, StructuredLog(), time.monotonic() + 10)

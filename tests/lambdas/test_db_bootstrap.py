@@ -12,14 +12,12 @@ import psycopg2
 import pytest
 
 from fargate_platform import names
-from fargate_platform.lambdas.custom_resource import StructuredLog
 from fargate_platform.lambdas.db_bootstrap import handler as bootstrap_handler
-from fargate_platform.lambdas.db_bootstrap.bootstrap import (
-    Bootstrapper,
-    BootstrapError,
-    Request,
-    scram_sha256_verifier,
-)
+from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper
+from fargate_platform.lambdas.db_bootstrap.errors import BootstrapError
+from fargate_platform.lambdas.db_bootstrap.request import Request
+from fargate_platform.lambdas.db_bootstrap.scram import scram_sha256_verifier
+from fargate_platform.lambdas.shared.structured_log import StructuredLog
 
 
 def ensure(env, service, **kwargs):

@@ -4,12 +4,9 @@ import psycopg2
 import pytest
 
 from fargate_platform.lambdas.db_bootstrap import handler as bootstrap_handler
-from fargate_platform.lambdas.db_bootstrap.bootstrap import (
-    ConfigurationError,
-    InvalidRequest,
-    Settings,
-    parse_event,
-)
+from fargate_platform.lambdas.db_bootstrap.errors import ConfigurationError, InvalidRequest
+from fargate_platform.lambdas.db_bootstrap.request import parse_event
+from fargate_platform.lambdas.db_bootstrap.settings import Settings
 
 AWS_VARIABLES = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_SESSION_TOKEN")
 

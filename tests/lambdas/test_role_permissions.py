@@ -26,7 +26,9 @@ from aws_call_recorder import LAMBDAS_DIR, AwsCallRecorder
 
 from fargate_platform import aws_requests, names
 from fargate_platform.lambdas.admin_secret import handler as admin_handler
-from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper, Request, Settings
+from fargate_platform.lambdas.db_bootstrap.bootstrap import Bootstrapper
+from fargate_platform.lambdas.db_bootstrap.request import Request
+from fargate_platform.lambdas.db_bootstrap.settings import Settings
 
 ENVIRONMENTS = ["dev", "prod", "local"]  # local carries dev's IAM shape
 FUNCTIONS = {  # package in lambdas/ -> (stack, role, function)

@@ -1,5 +1,4 @@
-"""A small runtime for Lambda-backed CloudFormation custom resources, plus the
-structured, secret-masking log both platform functions use.
+"""A small runtime for Lambda-backed CloudFormation custom resources.
 
 Why our own and not a library: a custom resource that never answers leaves its stack
 waiting (up to an hour without ServiceTimeout), and one that logs its request leaks
@@ -21,176 +20,21 @@ is about 300 lines of standard library that we can test on every path:
 
 Standard library only: the zip carries no dependency for it.
 """
-import contextlib
-import datetime
 import json
-import logging
-import os
 import re
-import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
-MASK = "****"
-# Keys whose values never reach a log line.
-SECRET_KEY_PATTERN = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|private|authoriz", re.I)
+from fargate_platform.lambdas.shared.structured_log import MASK, StructuredLog, quiet_libraries, redact_url
+
 RESPONSE_BODY_LIMIT = 4096  # CloudFormation rejects larger custom-resource answers
 FAILED_CREATE_PREFIX = "failed-create:"
 DEFAULT_DEADLINE_SECONDS = 30.0  # when called without a Lambda context (local runs)
 SERVICE_PROPERTIES = ("ServiceToken", "ServiceTimeout")  # CloudFormation's own, not the resource's
 REQUEST_TYPES = ("Create", "Update", "Delete")
 REQUIRED_EVENT_FIELDS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
-
-
-def is_secret_key(key):
-    """A key whose value is masked: it looks secret and is not the *name* of a secret
-    (password_parameter, ADMIN_PASSWORD_PARAMETER, ParameterName stay readable)."""
-    if not isinstance(key, str) or not SECRET_KEY_PATTERN.search(key):
-        return False
-    return not key.lower().endswith(("parameter", "parametername", "_name"))
-
-
-@contextlib.contextmanager
-def quiet_libraries():
-    """While a handler runs, keep the AWS SDK's DEBUG lines (they include request
-    parameters such as a put_parameter Value) out of the log, whatever level the root
-    logger is set to. The levels are restored after, so a process that imports this
-    (a test run, the local emulator) keeps its own logging."""
-    loggers = [logging.getLogger(name) for name in ("boto3", "botocore", "urllib3", "s3transfer")]
-    previous = [logger.level for logger in loggers]
-    for logger in loggers:
-        if logger.getEffectiveLevel() < logging.WARNING:
-            logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, previous):
-            logger.setLevel(level)
-
-
-# -- structured log --------------------------------------------------------------------
-
-
-class StructuredLog:
-    """JSON log lines on stdout (what Lambda ships to CloudWatch Logs), never a secret.
-
-    `register_secret(value)` adds a value to replace by **** wherever it appears;
-    keys that look secret (password, token, ...) are masked whatever their value.
-    """
-
-    def __init__(self, stream=None, **fields):
-        self._stream = stream
-        self._fields = fields
-        self._secrets = set()
-        self._lock = threading.Lock()
-
-    def bind(self, **fields):
-        self._fields.update(fields)
-
-    def register_secret(self, value):
-        if isinstance(value, str) and len(value) >= 4:
-            self._secrets.add(value)
-
-    def mask(self, value):
-        """A copy of value (str, dict, list...) safe to log or return in an error."""
-        if isinstance(value, dict):
-            return {key: MASK if is_secret_key(key) else self.mask(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.mask(item) for item in value]
-        if isinstance(value, str):
-            for secret in sorted(self._secrets, key=len, reverse=True):
-                value = value.replace(secret, MASK)
-            return value
-        return value
-
-    def _emit(self, level, message, fields):
-        record = {
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
-            "level": level,
-            "message": message,
-        }
-        record.update(self._fields)
-        record.update(fields)
-        line = json.dumps(self.mask(record), default=str, sort_keys=False)
-        with self._lock:
-            stream = self._stream or sys.stdout  # looked up per line, so captured output works
-            stream.write(line + "\n")
-            stream.flush()
-
-    def info(self, message, **fields):
-        self._emit("INFO", message, fields)
-
-    def warning(self, message, **fields):
-        self._emit("WARNING", message, fields)
-
-    def error(self, message, **fields):
-        self._emit("ERROR", message, fields)
-
-
-def redact_url(url):
-    """The URL without its query string: a presigned URL's signature is a credential."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return MASK
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def aws_client(service, connect_timeout=5, read_timeout=15, max_attempts=4):
-    """A boto3 client with bounded timeouts and retries. The endpoint comes from the
-    environment (AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL), which is how the
-    local platform points the functions at its emulator; unset in AWS."""
-    import boto3  # provided by the Lambda runtime; imported on first use
-    from botocore.config import Config
-
-    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
-    config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    retries={"max_attempts": max_attempts, "mode": "standard"})
-    return boto3.client(service, endpoint_url=endpoint or None, config=config)
-
-
-# -- KMS key references ------------------------------------------------------------------
-
-SSM_DEFAULT_KEY_ALIAS = "aws/ssm"
-
-
-def kms_key_reference(key):
-    """('key', id) or ('alias', name) for a key id, key ARN, alias/NAME or alias ARN;
-    None for anything else."""
-    if not isinstance(key, str) or not key:
-        return None
-    resource = key.split(":", 5)[5] if key.startswith("arn:") and key.count(":") >= 5 else key
-    if resource.startswith("alias/"):
-        return ("alias", resource[len("alias/"):])
-    if resource.startswith("key/"):
-        resource = resource[len("key/"):]
-    if resource and "/" not in resource and ":" not in resource:
-        return ("key", resource)
-    return None
-
-
-def same_kms_key(first, second):
-    """Whether two references name the same KMS key, as far as can be told without
-    asking KMS: key ids by their last segment, aliases by name. Mixed or unknown forms
-    count as the same key (a needless re-encryption is worse than none), except SSM's
-    default key, which is never the configured data key."""
-    one, other = kms_key_reference(first), kms_key_reference(second)
-    if one is not None and other is not None and one[0] == other[0]:
-        return one[1] == other[1]
-    default = ("alias", SSM_DEFAULT_KEY_ALIAS)
-    return (one == default) == (other == default)
-
-
-def parameter_key_id(ssm, name):
-    """The KeyId SSM reports for a parameter (None if absent or not a SecureString).
-    Never decrypts."""
-    found = ssm.describe_parameters(
-        ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
-    ).get("Parameters", [])
-    return found[0].get("KeyId") if found else None
 
 
 # -- properties --------------------------------------------------------------------------

@@ -42,7 +42,6 @@ PASSED_TO_SERVICES = [
     "ecs-tasks.amazonaws.com",
     "lambda.amazonaws.com",
     "vpc-flow-logs.amazonaws.com",
-    "monitoring.rds.amazonaws.com",
 ]
 # Service-linked roles that AWS creates on first use of these services.
 SERVICE_LINKED_ROLE_SERVICES = [
@@ -310,48 +309,51 @@ def boundary_statements(env):
 
 
 def deploy_policies(env):
-    """The deploy role's statements, grouped into managed policies that each fit IAM's size limit."""
+    """The deploy role's statements, grouped into managed policies that each fit IAM's size limit.
+
+    What a launch of the environment calls with the role, and nothing else
+    (tests/templates/test_deploy_role.py holds them against the rendered templates'
+    CloudFormation handlers, Sceptre, and the project's hooks and resolvers). Where an ARN
+    cannot name the environment (keys, load balancers and target groups, whose names
+    CloudFormation generates), the statement requires the environment's tag: Sceptre's
+    stack_tags, which CloudFormation puts on every resource it creates.
+    """
     role_prefix = iam_arn(f"role/{env.prefix}-*")
     with_boundary = {"StringEquals": {"iam:PermissionsBoundary": env.boundary_arn}}
+    tagged = {"StringEquals": {"aws:ResourceTag/Environment": env.name}}
+    tagging = {"StringEquals": {"aws:RequestTag/Environment": env.name}}
+    load_balancers = [arn("elasticloadbalancing", f"{kind}/*") for kind in
+                      ("loadbalancer/app", "targetgroup", "listener/app", "listener-rule/app")]
     return {
         "stacks-iam": [
             allow(
+                # sceptre launch and diff, the termination_protection hook and !rule_priority.
                 "OwnEnvironmentStacks",
                 ["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
                  "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-                 "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
                  "cloudformation:ListStackResources", "cloudformation:GetTemplate",
-                 "cloudformation:GetTemplateSummary", "cloudformation:GetStackPolicy",
-                 "cloudformation:SetStackPolicy", "cloudformation:CreateChangeSet",
-                 "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
-                 "cloudformation:DeleteChangeSet", "cloudformation:ListChangeSets",
-                 "cloudformation:CancelUpdateStack", "cloudformation:ContinueUpdateRollback",
-                 "cloudformation:UpdateTerminationProtection", "cloudformation:TagResource",
-                 "cloudformation:UntagResource", "cloudformation:DetectStackDrift",
-                 "cloudformation:DescribeStackResourceDrifts"],
+                 "cloudformation:GetTemplateSummary", "cloudformation:UpdateTerminationProtection",
+                 "cloudformation:TagResource"],
                 env.stacks(),
             ),
             allow(
-                # Template checks and listings take no stack ARN.
-                "ReadTemplatesAndStackLists",
-                ["cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary",
-                 "cloudformation:ListStacks", "cloudformation:DescribeStackDriftDetectionStatus",
-                 "cloudformation:EstimateTemplateCost"],
+                # `sceptre diff` summarises the generated template too: no stack ARN.
+                "SummariseTemplates",
+                ["cloudformation:GetTemplateSummary"],
                 "*",
             ),
             allow(
                 # The boundary condition is what keeps the pipeline from minting an administrator.
                 "RolesOnlyWithTheBoundary",
-                ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary",
-                 "iam:DeleteRolePolicy", "iam:DetachRolePolicy"],
+                ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:DeleteRolePolicy"],
                 role_prefix,
                 with_boundary,
             ),
             allow(
                 "ManageOwnEnvironmentRoles",
                 ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-                 "iam:ListRoleTags", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
-                 "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"],
+                 "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
+                 "iam:TagRole", "iam:UntagRole"],
                 role_prefix,
             ),
             allow(
@@ -359,14 +361,6 @@ def deploy_policies(env):
                 ["iam:PassRole"],
                 role_prefix,
                 {"StringEquals": {"iam:PassedToService": PASSED_TO_SERVICES}},
-            ),
-            allow(
-                "OwnEnvironmentManagedPolicies",
-                ["iam:CreatePolicy", "iam:DeletePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
-                 "iam:SetDefaultPolicyVersion", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
-                 "iam:TagPolicy",
-                 "iam:UntagPolicy"],
-                iam_arn(f"policy/{env.prefix}-*"),
             ),
             allow(
                 "ServiceLinkedRolesOfThePlatformsServices",
@@ -382,6 +376,22 @@ def deploy_policies(env):
                 [iam_arn(f"role/{PROJECT_CODE}-{ACCOUNT_GROUP}-*"), iam_arn(f"policy/{PROJECT_CODE}-{ACCOUNT_GROUP}-*"),
                  iam_arn("oidc-provider/*")],
             ),
+            allow(
+                # The custom resource's function, invoked by CloudFormation, the bootstrap
+                # function, invoked by the db_bootstrap hook, and the functions' own stacks.
+                "OwnEnvironmentFunctions",
+                ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
+                 "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+                 "lambda:TagResource", "lambda:UntagResource", "lambda:InvokeFunction"],
+                arn("lambda", f"function:{env.prefix}-*"),
+            ),
+            allow(
+                # CloudFormation resolves `{{resolve:ssm-secure}}` of the admin password with the
+                # caller's credentials: that parameter only, no service's credentials.
+                "AdminPasswordForItsDynamicReference",
+                ["ssm:GetParameters"],
+                arn("ssm", f"parameter{names.admin_password_parameter(env.parameter_root)}"),
+            ),
         ],
         "network-compute": [
             allow(
@@ -389,99 +399,110 @@ def deploy_policies(env):
                 ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:CreateSubnet", "ec2:DeleteSubnet",
                  "ec2:ModifySubnetAttribute", "ec2:CreateInternetGateway", "ec2:DeleteInternetGateway",
                  "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:AllocateAddress",
-                 "ec2:ReleaseAddress", "ec2:AssociateAddress", "ec2:DisassociateAddress", "ec2:CreateNatGateway",
-                 "ec2:DeleteNatGateway", "ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute",
-                 "ec2:DeleteRoute", "ec2:ReplaceRoute", "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable",
-                 "ec2:ReplaceRouteTableAssociation", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
-                 "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
-                 "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+                 "ec2:ReleaseAddress", "ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:CreateRouteTable",
+                 "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:ReplaceRoute",
+                 "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:ReplaceRouteTableAssociation",
+                 "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+                 "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
                  "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-                 "ec2:ModifySecurityGroupRules", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints",
-                 "ec2:ModifyVpcEndpoint", "ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "ec2:CreateTags",
-                 "ec2:DeleteTags"],
+                 "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint", "ec2:CreateFlowLogs",
+                 "ec2:DeleteFlowLogs", "ec2:CreateTags", "ec2:DeleteTags"],
                 # Account-less ARNs: the endpoint services AWS offers in every region.
                 [arn("ec2", "*"), arn("ec2", "*", account="")],
             ),
             allow(
+                # Names are CloudFormation's (not the environment's): the new resource must carry
+                # the environment's tag.
+                "CreateLoadBalancers",
+                ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
+                load_balancers[:2],
+                tagging,
+            ),
+            allow(
+                # Tags on create (no tags yet) or on a resource of the environment, never moving one
+                # into it.
+                "TagLoadBalancers",
+                ["elasticloadbalancing:AddTags"],
+                load_balancers,
+                {**tagging, "StringEqualsIfExists": {"aws:ResourceTag/Environment": env.name}},
+            ),
+            allow(
                 "LoadBalancers",
-                ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer",
-                 "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetSecurityGroups",
-                 "elasticloadbalancing:SetSubnets", "elasticloadbalancing:SetIpAddressType",
-                 "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-                 "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyListenerAttributes",
-                 "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
-                 "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
-                 "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities",
-                 "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
+                ["elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                 "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
+                 "elasticloadbalancing:SetIpAddressType", "elasticloadbalancing:CreateListener",
+                 "elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyListener",
+                 "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:CreateRule",
+                 "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule",
+                 "elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:DeleteTargetGroup",
                  "elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
-                 "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
-                 "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-                arn("elasticloadbalancing", "*"),
+                 "elasticloadbalancing:RemoveTags"],
+                load_balancers,
+                tagged,
             ),
             allow(
                 # The cluster is named after the environment (templates/cluster.py).
                 "OwnEnvironmentEcs",
                 ["ecs:CreateCluster", "ecs:DeleteCluster", "ecs:UpdateCluster", "ecs:UpdateClusterSettings",
                  "ecs:PutClusterCapacityProviders", "ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService",
-                 "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:TagResource", "ecs:UntagResource",
+                 "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeServiceDeployments",
+                 "ecs:ListServiceDeployments", "ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:UntagResource",
                  "ecs:ListTagsForResource"],
                 [arn("ecs", f"cluster/{env.prefix}"), arn("ecs", f"service/{env.prefix}/*"),
-                 arn("ecs", f"task-definition/{env.prefix}-*:*"), arn("ecs", "capacity-provider/*")],
+                 arn("ecs", f"service-deployment/{env.prefix}/*"), arn("ecs", f"task-definition/{env.prefix}-*:*")],
             ),
             allow(
-                # Task definitions are registered without a resource ARN; each only names roles
-                # this role may pass (the boundary-carrying ones of its environment).
+                # Deregistering and describing task definitions take no resource ARN.
                 "TaskDefinitions",
-                ["ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition",
-                 "ecs:ListClusters", "ecs:ListServices", "ecs:ListTaskDefinitions"],
+                ["ecs:DeregisterTaskDefinition", "ecs:DescribeTaskDefinition"],
                 "*",
             ),
             allow(
-                "OwnEnvironmentFunctions",
-                ["lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
-                 "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
-                 "lambda:PublishVersion", "lambda:ListVersionsByFunction", "lambda:TagResource",
-                 "lambda:UntagResource", "lambda:ListTags", "lambda:AddPermission", "lambda:RemovePermission",
-                 "lambda:GetPolicy", "lambda:InvokeFunction", "lambda:PutFunctionConcurrency",
-                 "lambda:DeleteFunctionConcurrency", "lambda:GetRuntimeManagementConfig",
-                 "lambda:PutRuntimeManagementConfig"],
-                arn("lambda", f"function:{env.prefix}-*"),
+                # Scalable targets have ids of Application Auto Scaling's own: the environment's tag,
+                # on the new target, then on the target.
+                "RegisterScalableTargets",
+                ["application-autoscaling:RegisterScalableTarget"],
+                arn("application-autoscaling", "scalable-target/*"),
+                tagging,
             ),
             allow(
                 "Scaling",
                 ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
                  "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                 "application-autoscaling:TagResource", "application-autoscaling:UntagResource"],
+                 "application-autoscaling:TagResource", "application-autoscaling:UntagResource",
+                 "application-autoscaling:ListTagsForResource"],
                 arn("application-autoscaling", "scalable-target/*"),
+                {"StringEquals": {"aws:ResourceTag/Environment": env.name}},
             ),
             allow(
-                # Target tracking creates and removes its own alarms with the caller's rights.
+                # Target tracking creates and removes its alarms (named after the ECS service) with
+                # the caller's rights.
                 "ScalingAlarms",
-                ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-                 "cloudwatch:TagResource", "cloudwatch:UntagResource"],
-                arn("cloudwatch", "alarm:*"),
+                ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+                arn("cloudwatch", f"alarm:TargetTracking-service/{env.prefix}/*"),
             ),
             allow(
-                # Describe and list calls take no resource ARN.
+                # Describe, list and metric reads take no resource ARN.
                 "DescribeInfrastructure",
                 ["ec2:Describe*", "elasticloadbalancing:Describe*", "rds:Describe*", "application-autoscaling:Describe*",
-                 "acm:DescribeCertificate", "acm:ListCertificates", "route53:ListHostedZones",
-                 "route53:ListHostedZonesByName", "kms:ListAliases", "logs:DescribeLogGroups",
-                 "ssm:DescribeParameters"],
+                 "route53:ListHostedZones", "logs:DescribeLogGroups", "cloudwatch:GetMetricData"],
                 "*",
             ),
         ],
         "data-storage": [
             allow(
+                # CloudFormation names the database's resources after the stack; an instance and a
+                # cluster use the engine's default option and parameter groups.
                 "Database",
                 ["rds:CreateDBCluster", "rds:DeleteDBCluster", "rds:ModifyDBCluster", "rds:CreateDBInstance",
                  "rds:DeleteDBInstance", "rds:ModifyDBInstance", "rds:RebootDBInstance", "rds:CreateDBSubnetGroup",
                  "rds:DeleteDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:CreateDBClusterParameterGroup",
                  "rds:DeleteDBClusterParameterGroup", "rds:ModifyDBClusterParameterGroup",
-                 "rds:CreateDBParameterGroup", "rds:DeleteDBParameterGroup", "rds:ModifyDBParameterGroup",
-                 "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource", "rds:RemoveTagsFromResource",
-                 "rds:ListTagsForResource"],
-                arn("rds", "*"),
+                 "rds:ResetDBClusterParameterGroup", "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource",
+                 "rds:RemoveTagsFromResource", "rds:ListTagsForResource"],
+                [arn("rds", f"{kind}:{env.prefix}-*") for kind in ("cluster", "db", "subgrp", "cluster-pg",
+                                                                    "cluster-snapshot")]
+                + [arn("rds", "og:default:*"), arn("rds", "pg:default.*")],
             ),
             allow(
                 # CreateKey takes no key ARN: require the environment's tag on the new key.
@@ -491,18 +512,27 @@ def deploy_policies(env):
                 {"StringEquals": {"aws:RequestTag/Environment": env.name}},
             ),
             allow(
+                # Key ids are KMS's: only keys that carry the environment's tag.
                 "ManageKeys",
-                ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
-                 "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:ListResourceTags", "kms:TagResource",
-                 "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:EnableKey",
-                 "kms:DisableKey", "kms:UpdateKeyDescription", "kms:CreateGrant", "kms:Encrypt", "kms:Decrypt",
-                 "kms:GenerateDataKey"],
+                ["kms:DescribeKey", "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+                 "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+                 "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription", "kms:CreateGrant",
+                 "kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                 arn("kms", "key/*"),
+                tagged,
+            ),
+            allow(
+                # SSM decrypts the admin password for `{{resolve:ssm-secure}}` with the caller's rights.
+                "DecryptTheAdminPasswordThroughSsm",
+                ["kms:Decrypt"],
+                arn("kms", "key/*"),
+                {"StringEquals": {"aws:ResourceTag/Environment": env.name,
+                                  "kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com")}},
             ),
             allow(
                 "OwnEnvironmentAliases",
                 ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-                [arn("kms", f"alias/{PROJECT_CODE}/{env.name}/*"), arn("kms", "key/*")],
+                arn("kms", f"alias/{PROJECT_CODE}/{env.name}/*"),
             ),
             deny("NeverTouchOtherEnvironmentsKeys", ["kms:*"], "*", env.other_environments_keys()),
             allow(
@@ -510,39 +540,23 @@ def deploy_policies(env):
                 ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
                  "logs:AssociateKmsKey", "logs:DisassociateKmsKey", "logs:PutDataProtectionPolicy",
                  "logs:DeleteDataProtectionPolicy", "logs:GetDataProtectionPolicy", "logs:TagResource",
-                 "logs:UntagResource", "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsForResource",
-                 "logs:ListTagsLogGroup"],
+                 "logs:UntagResource", "logs:ListTagsForResource"],
                 [arn("logs", f"log-group:/{PROJECT_CODE}/{env.name}/*"),
                  arn("logs", f"log-group:/aws/lambda/{env.prefix}-*")],
             ),
             allow(
+                # The buckets, the lambda code the upload hook writes and the functions' handlers read.
                 "OwnEnvironmentBuckets",
-                ["s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy",
-                 "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetEncryptionConfiguration",
-                 "s3:PutEncryptionConfiguration", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
-                 "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetLifecycleConfiguration",
-                 "s3:PutLifecycleConfiguration", "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls",
-                 "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:GetBucketLogging", "s3:PutBucketLogging",
-                 "s3:GetBucketAcl", "s3:GetObject", "s3:PutObject"],
+                ["s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketPolicy", "s3:PutBucketPolicy",
+                 "s3:DeleteBucketPolicy", "s3:PutEncryptionConfiguration", "s3:PutBucketVersioning",
+                 "s3:PutBucketPublicAccessBlock", "s3:PutLifecycleConfiguration", "s3:PutBucketOwnershipControls",
+                 "s3:PutBucketTagging", "s3:TagResource", "s3:UntagResource", "s3:GetBucketAcl", "s3:GetObject",
+                 "s3:GetObjectVersion", "s3:PutObject"],
                 env.buckets(),
             ),
             allow(
-                # For `!secret`, the admin password's `{{resolve:ssm-secure}}` and SSM parameters in stacks.
-                "OwnEnvironmentParameters",
-                ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:PutParameter",
-                 "ssm:DeleteParameter", "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
-                 "ssm:ListTagsForResource"],
-                env.parameters(),
-            ),
-            allow(
-                "OwnEnvironmentSecrets",
-                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                arn("secretsmanager", f"secret:{PROJECT_CODE}/{env.name}/*"),
-            ),
-            allow(
                 "ServiceDnsRecords",
-                ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone",
-                 "route53:ListTagsForResource"],
+                ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone"],
                 Sub("arn:${AWS::Partition}:route53:::hostedzone/*"),
             ),
             allow("DnsChanges", ["route53:GetChange"], Sub("arn:${AWS::Partition}:route53:::change/*")),
@@ -557,21 +571,22 @@ def deploy_policies(env):
 
 
 def diff_statements(env):
-    """Read-only: what `sceptre diff <env>` calls, and nothing that returns a secret."""
+    """Read-only: what `sceptre diff <env>` calls (the deployed stack, its template and both
+    templates' summaries) and the resolvers it runs, and nothing that returns a secret."""
     return [
         allow(
+            # !env_output and !alb_output read stack outputs; !rule_priority the service stack's resources.
             "ReadOwnEnvironmentStacks",
-            ["cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
-             "cloudformation:DescribeStackResource", "cloudformation:DescribeStackResources",
-             "cloudformation:ListStackResources", "cloudformation:GetTemplate", "cloudformation:GetTemplateSummary",
-             "cloudformation:GetStackPolicy", "cloudformation:ListChangeSets", "cloudformation:DescribeChangeSet"],
+            ["cloudformation:DescribeStacks", "cloudformation:GetTemplate", "cloudformation:GetTemplateSummary",
+             "cloudformation:ListStackResources"],
             env.stacks(),
         ),
         allow(
-            # Template checks, listings and the resolvers' describe calls take no resource ARN.
-            "ReadTemplatesAndInfrastructure",
-            ["cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary", "cloudformation:ListStacks",
-             "ec2:Describe*", "elasticloadbalancing:Describe*"],
+            # The generated template's summary and !rule_priority's listener rules and target group
+            # tags take no resource ARN.
+            "ReadTemplatesAndListenerRules",
+            ["cloudformation:GetTemplateSummary", "elasticloadbalancing:DescribeRules",
+             "elasticloadbalancing:DescribeTags"],
             "*",
         ),
     ]

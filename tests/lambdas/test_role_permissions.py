@@ -16,7 +16,6 @@ no scenario makes fails: it would go unjudged).
 import ast
 import dataclasses
 import re
-from pathlib import Path
 
 import boto3
 import pytest

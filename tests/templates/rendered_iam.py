@@ -93,3 +93,20 @@ def resource(environment, stack, logical, refs=None):
 def key_policy(environment, stack, logical):
     body = template(environment, stack)
     return resolved(body["Resources"][logical]["Properties"]["KeyPolicy"])
+
+
+def deploy_role(environment):
+    """The account stack's deploy role of `environment`: its managed policies, resolved (the
+    role itself carries no boundary)."""
+    account = template("account", environment)
+    resources = account["Resources"]
+    attached = [ref["Ref"] for ref in resources["DeployRole"]["Properties"]["ManagedPolicyArns"]]
+    policies = [resolved(resources[name]["Properties"]["PolicyDocument"]) for name in attached]
+    return Principal(f"{environment} account DeployRole", policies, None)
+
+
+def diff_role(environment):
+    account = template("account", environment)
+    properties = account["Resources"]["DiffRole"]["Properties"]
+    return Principal(f"{environment} account DiffRole",
+                     [resolved(policy["PolicyDocument"]) for policy in properties["Policies"]], None)

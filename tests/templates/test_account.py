@@ -22,7 +22,7 @@ SCEPTRE = str(Path(sys.executable).with_name("sceptre"))
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 DEFAULT_REPOSITORY = "example-org/fargate-platform"
-ROLE_CREATION = ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary")
+ROLE_CREATION = ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary")
 IAM_BODY_LIMIT = 51200
 READ_ONLY_VERB = re.compile(r"^[a-z0-9-]+:(Describe|Get|List|Validate)[A-Za-z*]*$")
 
@@ -253,10 +253,13 @@ def test_role_creation_requires_the_environments_boundary(env, rendered):
         # Nor in another environment, boundary or not.
         assert not policy.allows(action, role_arn(f"fargate-platform-{other}-x"),
                                  {"iam:PermissionsBoundary": boundary_arn(other)})
+    # The platform's roles have inline policies only: no managed policy is ever attached.
+    assert not policy.allows("iam:AttachRolePolicy", role, {"iam:PermissionsBoundary": boundary_arn(env)})
     # Every statement that grants role creation carries the condition itself.
     for statement in policy.statements:
         grants = [a for a in as_list(statement["Action"])
-                  if statement["Effect"] == "Allow" and any(fnmatch.fnmatch(c.lower(), a.lower()) for c in ROLE_CREATION)]
+                  if statement["Effect"] == "Allow"
+                  and any(fnmatch.fnmatch(c.lower(), a.lower()) for c in ROLE_CREATION + ("iam:AttachRolePolicy",))]
         if grants:
             assert statement["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary_arn(env)}}, statement
 
@@ -272,8 +275,8 @@ def test_the_pipeline_cannot_lift_or_rewrite_a_boundary_or_touch_its_own_identit
     for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy",
                    "iam:DeletePolicyVersion"):
         assert not policy.allows(action, boundary_arn(env)), action
-        # Its own environment's other managed policies stay manageable.
-        assert policy.allows(action, f"arn:aws:iam::{ACCOUNT_ID}:policy/fargate-platform-{env}-services-x"), action
+        # No stack of the environment has a managed policy: none is manageable.
+        assert not policy.allows(action, f"arn:aws:iam::{ACCOUNT_ID}:policy/fargate-platform-{env}-services-x"), action
     for action in ROLE_CREATION + ("iam:UpdateAssumeRolePolicy", "iam:DeleteRole", "iam:PassRole"):
         assert not policy.allows(action, own_role, with_boundary), action
     assert not policy.allows("iam:CreateUser", f"arn:aws:iam::{ACCOUNT_ID}:user/x", with_boundary)
@@ -302,11 +305,15 @@ def test_the_pipeline_reaches_its_own_environment_only(env, rendered):
     assert policy.allows("lambda:InvokeFunction", function % env)
     assert not policy.allows("lambda:InvokeFunction", function % other)
     parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/fargate-platform/%s/rds/admin-password"
-    assert policy.allows("ssm:GetParameter", parameter % env)
-    assert not policy.allows("ssm:GetParameter", parameter % other)
+    # CloudFormation's `{{resolve:ssm-secure}}` reads it with ssm:GetParameters.
+    assert policy.allows("ssm:GetParameters", parameter % env)
+    assert not policy.allows("ssm:GetParameters", parameter % other)
     key = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    assert policy.allows("kms:PutKeyPolicy", key, {"kms:ResourceAliases": [f"alias/fargate-platform/{env}/data"]})
-    assert not policy.allows("kms:PutKeyPolicy", key, {"kms:ResourceAliases": [f"alias/fargate-platform/{other}/data"]})
+    assert policy.allows("kms:PutKeyPolicy", key, {"kms:ResourceAliases": [f"alias/fargate-platform/{env}/data"],
+                                                  "aws:ResourceTag/Environment": env})
+    assert not policy.allows("kms:PutKeyPolicy", key, {"kms:ResourceAliases": [f"alias/fargate-platform/{other}/data"],
+                                                      "aws:ResourceTag/Environment": env})
+    assert not policy.allows("kms:PutKeyPolicy", key, {"aws:ResourceTag/Environment": other})
     assert policy.allows("kms:CreateKey", "*", {"aws:RequestTag/Environment": env})
     assert not policy.allows("kms:CreateKey", "*", {"aws:RequestTag/Environment": other})
 

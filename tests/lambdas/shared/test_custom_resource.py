@@ -15,7 +15,6 @@ from fargate_platform.lambdas.shared.custom_resource import (
     check_properties,
     pattern_validator,
 )
-from fargate_platform.lambdas.shared.secure_parameters import same_kms_key
 from fargate_platform.lambdas.shared.structured_log import StructuredLog
 
 SIGNATURE_VALUE = "5ec7e75ea1d0c0ffee"
@@ -242,17 +241,6 @@ def test_concurrent_answers_send_only_one(response_server, cfn_event, lambda_con
     assert response_server.attempts == 1 and len(response_server.answers) == 1
 
 
-def test_structured_log_masks_registered_values_and_secret_keys():
-    import io
-
-    stream = io.StringIO()
-    log = StructuredLog(stream=stream, function="f")
-    log.register_secret("abcd-1234")
-    log.info("m", nested={"db_password": "x", "password_parameter": "/p/db/password", "note": "abcd-1234!"})
-    record = json.loads(stream.getvalue())
-    assert record["nested"] == {"db_password": "****", "password_parameter": "/p/db/password", "note": "****!"}
-
-
 def test_invalid_properties_is_a_value_error():
     with pytest.raises(InvalidProperties):
         check_properties("not a mapping", required={})
@@ -278,24 +266,3 @@ def test_sdk_debug_logging_is_off_during_a_request_and_restored_after(response_s
         logging.getLogger().setLevel(root_level)
     assert seen["level"] == logging.WARNING
     assert botocore_logger.level == before
-
-
-@pytest.mark.parametrize(
-    "first, second, same",
-    [
-        ("arn:aws:kms:us-east-1:123456789012:key/1111-aaaa", "1111-aaaa", True),
-        ("arn:aws:kms:us-east-1:123456789012:key/1111-aaaa", "arn:aws:kms:us-east-1:123456789012:key/2222", False),
-        ("1111-aaaa", "2222-bbbb", False),
-        ("alias/fargate-platform/dev/data", "arn:aws:kms:us-east-1:123456789012:alias/fargate-platform/dev/data",
-         True),
-        ("alias/fargate-platform/dev/data", "alias/fargate-platform/prod/data", False),
-        # Forms that cannot be compared without asking KMS count as the same key (no rewrite)...
-        ("alias/fargate-platform/dev/data", "1111-aaaa", True),
-        # ...except SSM's default key, which is never a platform data key.
-        ("alias/aws/ssm", "1111-aaaa", False),
-        ("alias/aws/ssm", "arn:aws:kms:us-east-1:123456789012:alias/aws/ssm", True),
-    ],
-)
-def test_same_kms_key_compares_what_it_can(first, second, same):
-    assert same_kms_key(first, second) is same
-    assert same_kms_key(second, first) is same

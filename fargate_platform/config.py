@@ -20,7 +20,7 @@ import yaml
 from fargate_platform import names, task_role_probes
 from fargate_platform.errors import PlatformError
 
-PROJECT_CODE = "fargate-platform"
+PROJECT_CODE = names.PROJECT_CODE
 
 # A hard limit of an Application Load Balancer: target groups per load balancer.
 MAX_SERVICES_PER_ALB = 100

@@ -7,6 +7,11 @@ import re
 
 from fargate_platform.errors import PlatformError
 
+PROJECT_CODE = "fargate-platform"  # the prefix of every stack, function, role, path and alias
+# The tag every listener rule of a service carries (its name): how !rule_priority tells the
+# platform's rules from others.
+SERVICE_TAG = f"{PROJECT_CODE}:service"
+
 # Lowercase letter first, then lowercase letters, digits, hyphen or underscore.
 # 32 characters keeps `<project>-<env>-services-<name>-service` stack names,
 # target group names (32 max) and PostgreSQL identifiers (63 max) in bounds.
@@ -107,3 +112,21 @@ def data_key_alias(project_code, environment):
 def alb_output_prefix(alb):
     """`main` -> `Main`: the prefix of an ALB's outputs in the cluster stack (MainListenerArn)."""
     return alb.capitalize()
+
+
+def log_group_root(project_code, environment):
+    """The prefix of an environment's log groups, but its functions' (`/aws/lambda/...`)."""
+    return f"/{project_code}/{environment}"
+
+
+def service_log_group(project_code, environment, service):
+    return f"{log_group_root(project_code, environment)}/services/{service}"
+
+
+def flow_log_group(project_code, environment):
+    return f"{log_group_root(project_code, environment)}/vpc-flow-logs"
+
+
+def function_log_group(function_name):
+    """Where Lambda writes a function's logs (a log group the stack creates first)."""
+    return f"/aws/lambda/{function_name}"

@@ -56,4 +56,4 @@ class CheckExistingNetwork(Hook):
             lambda command, kwargs: self.stack.connection_manager.call("ec2", command, kwargs),
             **argument,
         )
-        print(f"{self.stack.name}: existing VPC {argument['vpc_id']} and its subnets checked")
+        self.logger.info(f"{self.stack.name}: existing VPC {argument['vpc_id']} and its subnets checked")

@@ -31,4 +31,4 @@ class TerminationProtection(Hook):
             command="update_termination_protection",
             kwargs={"EnableTerminationProtection": enabled, "StackName": self.stack.external_name},
         )
-        print(f"{self.stack.name}: termination protection {'on' if enabled else 'off'}")
+        self.logger.info(f"{self.stack.name}: termination protection {'on' if enabled else 'off'}")

@@ -20,6 +20,7 @@ class UploadLambdaCode(Hook):
             call=lambda command, kwargs: self.stack.connection_manager.call("s3", command, kwargs),
             bucket=bucket,
             builder=lambda_package.ZipBuilder(project_root=self._project_root()),
+            report=self.logger.info,
         )
         for spec in specs:
             uploader.upload(spec)
@@ -48,18 +49,18 @@ class UploadLambdaCode(Hook):
 class CodeUploader:
     """Uploads zips to one bucket through `call(command, kwargs)` (an S3 API call)."""
 
-    def __init__(self, call, bucket, builder, out=print):
+    def __init__(self, call, bucket, builder, report):
         self._call = call
         self._bucket = bucket
         self._builder = builder
-        self._out = out
+        self._report = report  # the hook's logger.info
 
     def upload(self, spec):
         """Upload spec's zip unless its key is there; returns (key, uploaded?)."""
         key = lambda_package.code_key(spec)
         location = f"s3://{self._bucket}/{key}"
         if self._exists(key):
-            self._out(f"lambda code {spec.function} ({spec.target}): {location} already uploaded, unchanged")
+            self._report(f"lambda code {spec.function} ({spec.target}): {location} already uploaded, unchanged")
             return key, False
         built = self._builder.build(spec)
         if built.key != key:  # a source changed between hashing and building: do not mislabel it
@@ -68,7 +69,7 @@ class CodeUploader:
             "put_object",
             {"Bucket": self._bucket, "Key": key, "Body": built.data, "ContentType": "application/zip"},
         )
-        self._out(f"lambda code {spec.function} ({spec.target}): uploaded {location} ({built.size} bytes)")
+        self._report(f"lambda code {spec.function} ({spec.target}): uploaded {location} ({built.size} bytes)")
         return key, True
 
     def _exists(self, key):

@@ -39,12 +39,12 @@ from botocore.exceptions import ClientError
 from sceptre.exceptions import SceptreException
 from sceptre.resolvers import Resolver
 
+from fargate_platform import names
 from fargate_platform.sceptre_errors import sceptre_errors
 
 MIN_PRIORITY, MAX_PRIORITY = 1, 50000  # the ALB's range
 AUTO_FIRST, AUTO_LAST = 1000, 50000
 PAGE_SIZE = 400  # DescribeRules maximum: a listener within the default quota (100 rules) is one page
-PLATFORM_TAG = "fargate-platform:service"
 ARGUMENT_KEYS = {"listener", "host", "priority"}
 HOST_PATTERN = re.compile(r"^[a-z0-9*?]([a-z0-9*?.-]{0,126}[a-z0-9*?])?$")
 
@@ -233,7 +233,7 @@ def platform_services(call, target_groups):
     for start in range(0, len(target_groups), 20):  # describe_tags takes 20 ARNs
         response = call("describe_tags", {"ResourceArns": target_groups[start : start + 20]})
         for description in response["TagDescriptions"]:
-            services += [tag["Value"] for tag in description["Tags"] if tag["Key"] == PLATFORM_TAG]
+            services += [tag["Value"] for tag in description["Tags"] if tag["Key"] == names.SERVICE_TAG]
     return services
 
 

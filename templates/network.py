@@ -9,6 +9,7 @@ import ipaddress
 
 from troposphere import GetAZs, Join, Select, Sub, cloudformation, ec2, logs
 
+from fargate_platform import names
 from fargate_platform.templates import common
 
 # What the private subnets reach through interface endpoints when there is no NAT:
@@ -146,7 +147,7 @@ def flow_logs(template, environment, vpc):
     log_group = template.add_resource(
         logs.LogGroup(
             "FlowLogGroup",
-            LogGroupName=f"/{common.PROJECT_CODE}/{environment.name}/vpc-flow-logs",
+            LogGroupName=names.flow_log_group(common.PROJECT_CODE, environment.name),
             RetentionInDays=environment.log_retention_days,
             Metadata=common.checkov_skips(
                 ("CKV_AWS_158", "Flow logs hold addresses and ports only; the Logs service encrypts them at rest."),

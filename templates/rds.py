@@ -148,7 +148,7 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
     root = environment.parameter_root
     function_name = common.name(environment, "db-bootstrap")
     log_group = common.log_group(
-        template, "BootstrapLogGroup", environment, f"/aws/lambda/{function_name}", environment.log_retention_days,
+        template, "BootstrapLogGroup", environment, names.function_log_group(function_name), environment.log_retention_days,
         key_arn=logs_key,
     )
     role = common.role(

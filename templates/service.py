@@ -17,7 +17,6 @@ from troposphere import elasticloadbalancingv2 as elb
 from fargate_platform import config, names
 from fargate_platform.templates import common
 
-SERVICE_TAG = "fargate-platform:service"  # how !rule_priority recognises the platform's rules
 
 
 def parameters(template, alias_record):
@@ -176,7 +175,7 @@ def task_definition(template, environment, service, params, execution, task):
             Metadata=common.checkov_skips(
                 ("CKV_AWS_336", "Whether the root filesystem can be read-only is the image's choice, not the platform's."),
             ),
-            Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
+            Tags=common.tags(environment, **{names.SERVICE_TAG: service.name}),
         )
     )
 
@@ -195,7 +194,7 @@ def sceptre_handler(sceptre_user_data):
     params = parameters(template, alias_record)
 
     common.log_group(
-        template, "LogGroup", environment, f"/{common.PROJECT_CODE}/{environment.name}/services/{service.name}",
+        template, "LogGroup", environment, names.service_log_group(common.PROJECT_CODE, environment.name, service.name),
         service.log_retention_days, key_arn=params["LogsKeyArn"].ref(), mask_personal_data=True,
     )
     execution = execution_role(template, environment, service, params)
@@ -219,7 +218,7 @@ def sceptre_handler(sceptre_user_data):
             Matcher=elb.Matcher(HttpCode="200-399"),
             TargetGroupAttributes=[elb.TargetGroupAttribute(
                 Key="deregistration_delay.timeout_seconds", Value=str(deployment.deregistration_delay))],
-            Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
+            Tags=common.tags(environment, **{names.SERVICE_TAG: service.name}),
         )
     )
     rule = template.add_resource(
@@ -261,7 +260,7 @@ def sceptre_handler(sceptre_user_data):
             ],
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
-            Tags=common.tags(environment, **{SERVICE_TAG: service.name}),
+            Tags=common.tags(environment, **{names.SERVICE_TAG: service.name}),
         )
     )
 

@@ -37,8 +37,8 @@ def artefacts(environment):
         [
             common.logs_key_statement(
                 [
-                    common.log_group_arn(f"/aws/lambda/{common.name(environment)}-*"),
-                    common.log_group_arn(f"/{common.PROJECT_CODE}/{environment.name}/*"),
+                    common.log_group_arn(names.function_log_group(f"{common.name(environment)}-*")),
+                    common.log_group_arn(f"{names.log_group_root(common.PROJECT_CODE, environment.name)}/*"),
                 ]
             )
         ],
@@ -88,7 +88,7 @@ def functions(environment):
     admin_parameter = names.admin_password_parameter(root)
     function_name = common.name(environment, "admin-secret")
     log_group = common.log_group(
-        template, "AdminSecretLogGroup", environment, f"/aws/lambda/{function_name}", environment.log_retention_days,
+        template, "AdminSecretLogGroup", environment, names.function_log_group(function_name), environment.log_retention_days,
         key_arn=logs_key.ref(),
     )
     role = common.role(

@@ -1,4 +1,6 @@
 """`!check_existing_network` against moto's EC2."""
+import logging
+
 import boto3
 import pytest
 from sceptre.exceptions import InvalidHookArgumentValueError
@@ -32,13 +34,14 @@ def check(network, **changes):
     check_existing_network(lambda command, kwargs: getattr(network["ec2"], command)(**kwargs), **arguments)
 
 
-def test_a_complete_network_passes_through_the_hook(network, capsys):
+def test_a_complete_network_passes_through_the_hook(network, caplog):
+    caplog.set_level(logging.INFO)
     stack = Stack(name="dev/network", project_code="fargate-platform", region="us-east-1",
                   template_handler_config={"type": "file", "path": "network.py"})
     argument = {"vpc_id": network["vpc"], "public_subnet_ids": network["public"],
                 "private_subnet_ids": network["private"]}
     CheckExistingNetwork(argument, stack).run()
-    assert f"existing VPC {network['vpc']} and its subnets checked" in capsys.readouterr().out
+    assert f"existing VPC {network['vpc']} and its subnets checked" in caplog.text
 
 
 def test_missing_vpc(network):

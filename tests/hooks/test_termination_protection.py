@@ -1,5 +1,6 @@
 """`!termination_protection` through Sceptre's connection manager and botocore, against a
 stand-in CloudFormation endpoint on 127.0.0.1 (moto has no UpdateTerminationProtection)."""
+import logging
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,13 +55,14 @@ def stack():
                  template_handler_config={"type": "file", "path": "network.py"})
 
 
-def test_bare_tag_turns_protection_on(endpoint, capsys):
+def test_bare_tag_turns_protection_on(endpoint, caplog):
+    caplog.set_level(logging.INFO)
     TerminationProtection(None, stack()).run()
     (request,) = endpoint
     assert request["Action"] == "UpdateTerminationProtection"
     assert request["StackName"] == "fargate-platform-prod-network"
     assert request["EnableTerminationProtection"] == "true"
-    assert "prod/network: termination protection on" in capsys.readouterr().out
+    assert "prod/network: termination protection on" in caplog.text
 
 
 def test_false_turns_it_off(endpoint):

@@ -1,5 +1,6 @@
 """!upload_lambda_code against moto's S3, through a real Sceptre Stack's connection
 manager: builds and uploads each zip under the resolver's key, only when absent."""
+import logging
 import datetime
 from pathlib import Path
 
@@ -61,13 +62,15 @@ def versions(s3):
     return s3.list_object_versions(Bucket=BUCKET).get("Versions", [])
 
 
-def test_uploads_once_under_the_resolver_key(bucket, ca_file, capsys):
+def test_uploads_once_under_the_resolver_key(bucket, ca_file, caplog):
+    caplog.set_level(logging.INFO)
     functions = [
         {"function": "admin_secret", "target": "local"},
         {"function": "db_bootstrap", "target": "local", "ca_bundle": str(ca_file)},
     ]
     run_hook({"bucket": BUCKET, "functions": functions})
-    first = capsys.readouterr().out
+    first = caplog.text
+    caplog.clear()
     keys = [lambda_package.code_key(**spec) for spec in functions]
     for key in keys:
         assert f"uploaded s3://{BUCKET}/{key}" in first
@@ -77,18 +80,19 @@ def test_uploads_once_under_the_resolver_key(bucket, ca_file, capsys):
         "db_bootstrap", "local", ca_bundle=str(ca_file), cache_dir=REPO / ".cache").data
 
     run_hook({"bucket": BUCKET, "functions": functions})
-    second = capsys.readouterr().out
+    second = caplog.text
     assert second.count("already uploaded, unchanged") == 2 and "uploaded s3://" not in second
     assert len(versions(bucket)) == 2  # nothing was written again
 
 
-def test_a_changed_input_uploads_a_new_key(bucket, ca_file, capsys):
+def test_a_changed_input_uploads_a_new_key(bucket, ca_file, caplog):
+    caplog.set_level(logging.INFO)
     spec = {"function": "db_bootstrap", "target": "local", "ca_bundle": str(ca_file)}
     run_hook({"bucket": BUCKET, "functions": [spec]})
     ca_file.write_bytes(ca_file.read_bytes() + b"\n")
     run_hook({"bucket": BUCKET, "functions": [spec]})
     assert len({version["Key"] for version in versions(bucket)}) == 2  # two keys, one version each
-    assert len(versions(bucket)) == 2 and capsys.readouterr().out.count("uploaded s3://") == 2
+    assert len(versions(bucket)) == 2 and caplog.text.count("uploaded s3://") == 2
 
 
 def test_missing_ca_bundle_fails_before_uploading(bucket, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fargate_platform.templates import account
+from fargate_platform.templates import account_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT / ".github" / "workflows"
@@ -22,7 +22,7 @@ CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials"
 
 def environments():
     """Every environment folder under config/, the account stack group excepted."""
-    return sorted(p.name for p in (PROJECT / "config").iterdir() if p.is_dir() and p.name != account.ACCOUNT_GROUP)
+    return sorted(p.name for p in (PROJECT / "config").iterdir() if p.is_dir() and p.name != account_settings.ACCOUNT_GROUP)
 
 
 def pipeline_environments():
@@ -231,7 +231,7 @@ def credential_steps(workflow, job_id):
 @pytest.mark.parametrize("env", pipeline_environments())
 def test_each_deploy_job_assumes_its_environments_role_through_oidc(env, workflows):
     deploy = deploy_workflow(workflows, env)
-    names = account.Environment(env)
+    names = account_settings.EnvironmentScope(env)
     expected = {env: names.deploy_role_name, f"{env}-diff": names.diff_role_name}
     checked = 0
     for github_environment, role_name in expected.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fargate_platform.templates import account
+from fargate_platform.templates import account, account_settings, iam
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCEPTRE = str(Path(sys.executable).with_name("sceptre"))
@@ -197,7 +197,7 @@ def test_templates_and_policies_fit_aws_size_limits(env, rendered):
     for title, resource in rendered[env]["Resources"].items():
         if resource["Type"] == "AWS::IAM::ManagedPolicy":
             size = len(re.sub(r"\s", "", json.dumps(resolve(resource["Properties"]["PolicyDocument"]))))
-            assert size < account.MANAGED_POLICY_MAX_CHARS, f"{title}: {size} characters"
+            assert size < iam.MANAGED_POLICY_MAX_CHARS, f"{title}: {size} characters"
 
 
 # --- who may assume the roles -------------------------------------------------------------
@@ -267,7 +267,7 @@ def test_role_creation_requires_the_environments_boundary(env, rendered):
 @pytest.mark.parametrize("env", pipeline_environments())
 def test_the_pipeline_cannot_lift_or_rewrite_a_boundary_or_touch_its_own_identity(env, rendered):
     policy = deploy_policy(rendered[env])
-    names = account.Environment(env)
+    names = account_settings.EnvironmentScope(env)
     with_boundary = {"iam:PermissionsBoundary": boundary_arn(env)}
     own_role = role_arn(names.deploy_role_name)
     for action in ("iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"):

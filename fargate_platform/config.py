@@ -12,15 +12,18 @@ reaches AWS.
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from fargate_platform import names, task_role_probes
-from fargate_platform.errors import PlatformError
-
-PROJECT_CODE = names.PROJECT_CODE
+from fargate_platform.config_file import Section, between, read_yaml
+from fargate_platform.config_model import (
+    ConfigError,
+    Database,
+    Deployment,
+    Environment,
+    Network,
+    Service,
+)
 
 # A hard limit of an Application Load Balancer: target groups per load balancer.
 MAX_SERVICES_PER_ALB = 100
@@ -58,171 +61,6 @@ HOSTED_ZONE_ID = re.compile(r"^Z[0-9A-Z]{1,31}$")
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 
 
-class ConfigError(PlatformError, ValueError):
-    """Bad configuration: the message names the file and the key."""
-
-
-class UserDataError(ConfigError):
-    """A stack file's sceptre_user_data is wrong: the message names the key, and the template
-    handler puts the stack file in front of it."""
-
-
-@dataclass(frozen=True)
-class Network:
-    cidr: str | None
-    nat_gateways: int
-    interface_endpoints: bool
-    existing: dict | None  # {vpc_id, public_subnet_ids, private_subnet_ids}
-
-
-@dataclass(frozen=True)
-class Database:
-    engine_version: str
-    instance_class: str
-    readers: int
-    backup_retention_days: int
-    connection_limit: int
-    ca_bundle: str
-    admin_username: str
-
-    @property
-    def major_version(self):
-        return int(self.engine_version.split(".")[0])
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """How a rolling deploy of a service goes, in seconds. The defaults keep an update of a
-    service that starts in 10 s and answers fast around two minutes on AWS (the README's
-    "Deploy speed" has the critical path); AWS's own defaults take about nine."""
-
-    health_check_interval: int = 10  # AWS: 30
-    health_check_timeout: int = 5  # AWS: 5
-    healthy_threshold: int = 2  # AWS: 5 (a newly registered target needs one pass)
-    unhealthy_threshold: int = 3  # AWS: 2
-    grace_period: int = 30  # ECS ignores the ALB's verdict on a new task this long
-    deregistration_delay: int = 30  # AWS: 300; draining before the old task is stopped
-    stop_timeout: int = 10  # AWS: 30; SIGTERM to SIGKILL
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    file: str
-    image: str
-    port: int
-    host: str
-    cpu: int
-    memory: int
-    desired_count: int
-    health_check_path: str
-    min_count: int
-    max_count: int
-    cpu_target: int
-    environment: dict
-    secrets: dict
-    task_role_statements: list
-    log_retention_days: int
-    priority: int | None
-    alb: str
-    deployment: Deployment = Deployment()
-
-    @property
-    def database(self):
-        return names.database_name(self.name)
-
-
-@dataclass(frozen=True)
-class Environment:
-    name: str
-    file: str
-    region: str
-    domain: str
-    hosted_zone_id: str | None
-    certificate_arn: str | None
-    permissions_boundary: str | None
-    network: Network
-    albs: tuple
-    database: Database
-    lambda_target: str
-    log_retention_days: int
-    deletion_protection: bool
-    termination_protection: bool
-    services: dict = field(default_factory=dict)
-
-    @property
-    def parameter_root(self):
-        return names.parameter_root(PROJECT_CODE, self.name)
-
-    def services_on(self, alb):
-        return [s for s in self.services.values() if s.alb == alb]
-
-
-class _Section:
-    """Reads one mapping of a config file, tracking the keys it has used."""
-
-    def __init__(self, data, file, path):
-        if not isinstance(data, dict):
-            raise ConfigError(f"{file}: {path}: expected a mapping, got {type(data).__name__}")
-        self.data, self.file, self.path = data, file, path
-        self.used = set()
-
-    def where(self, key):
-        return f"{self.file}: {self.path}.{key}"
-
-    def get(self, key, kind, default=..., check=None, explain=""):
-        self.used.add(key)
-        if key not in self.data or self.data[key] is None:
-            if default is ...:
-                raise ConfigError(f"{self.where(key)}: required key is missing")
-            return default
-        value = self.data[key]
-        # bool is an int in Python: do not let `port: true` pass as 1.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise ConfigError(f"{self.where(key)}: expected {expected}, got {value!r}")
-        if check is not None and not check(value):
-            raise ConfigError(f"{self.where(key)}: invalid value {value!r}{': ' + explain if explain else ''}")
-        return value
-
-    def section(self, key, default=...):
-        self.used.add(key)
-        if key not in self.data:
-            if default is ...:
-                raise ConfigError(f"{self.where(key)}: required key is missing")
-            return _Section(default, self.file, f"{self.path}.{key}")
-        return _Section(self.data[key], self.file, f"{self.path}.{key}")
-
-    def finish(self):
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(
-                f"{self.where(unknown[0])}: unknown key (known keys: {', '.join(sorted(self.used))})"
-            )
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that tolerates Sceptre's tags (!stack_output, !secret...) in config files."""
-
-
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def _read_yaml(path):
-    try:
-        with open(path) as stream:
-            return yaml.load(stream, Loader=_Loader) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-
-
-def _between(low, high):
-    return lambda value: low <= value <= high
-
-
 def _network(section):
     existing = section.data.get("existing")
     if existing is not None:
@@ -249,7 +87,7 @@ def _network(section):
         return Network(None, 0, False, {"vpc_id": vpc_id, **subnets})
 
     cidr = section.get("cidr", str, check=_is_vpc_cidr, explain="an IPv4 CIDR from /16 to /24")
-    nat = section.get("nat_gateways", int, default=1, check=_between(0, 2), explain="0, 1 or 2")
+    nat = section.get("nat_gateways", int, default=1, check=between(0, 2), explain="0, 1 or 2")
     endpoints = section.get("interface_endpoints", bool, default=False)
     if nat == 0 and not endpoints:
         raise ConfigError(
@@ -277,9 +115,9 @@ def _database(section):
     database = Database(
         engine_version=version,
         instance_class=section.get("instance_class", str, check=re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$").match),
-        readers=section.get("readers", int, default=0, check=_between(0, 15)),
-        backup_retention_days=section.get("backup_retention_days", int, default=7, check=_between(1, 35)),
-        connection_limit=section.get("connection_limit", int, default=20, check=_between(1, 1000)),
+        readers=section.get("readers", int, default=0, check=between(0, 15)),
+        backup_retention_days=section.get("backup_retention_days", int, default=7, check=between(1, 35)),
+        connection_limit=section.get("connection_limit", int, default=20, check=between(1, 1000)),
         ca_bundle=section.get("ca_bundle", str),
         admin_username=section.get(
             "admin_username", str, default="platform_admin",
@@ -293,10 +131,10 @@ def _database(section):
 
 def _top_section(path, key):
     """The file's YAML, and its one top-level key that holds the platform's settings."""
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     if key not in raw:
         raise ConfigError(f"{path}: {key}: required key is missing")
-    return raw, _Section(raw[key], str(path), key)
+    return raw, Section(raw[key], str(path), key)
 
 
 def _environment(path, env_name, project_region):
@@ -389,7 +227,7 @@ DEPLOYMENT_RANGES = {
 
 def _deployment(section):
     defaults = Deployment()
-    values = {key: section.get(key, int, default=getattr(defaults, key), check=_between(low, high),
+    values = {key: section.get(key, int, default=getattr(defaults, key), check=between(low, high),
                                explain=f"{low} to {high}")
               for key, (low, high) in DEPLOYMENT_RANGES.items()}
     section.finish()
@@ -417,13 +255,13 @@ def _service(path, service_name, environment):
             f"{section.where('memory')}: Fargate does not run cpu {cpu} with memory {memory}; "
             f"allowed: {', '.join(map(str, FARGATE_SIZES[cpu]))}"
         )
-    desired = section.get("desired_count", int, default=1, check=_between(0, 100))
+    desired = section.get("desired_count", int, default=1, check=between(0, 100))
     scaling = section.section("scaling", default={})
-    min_count = scaling.get("min", int, default=desired, check=_between(0, 100))
-    max_count = scaling.get("max", int, default=max(desired, 1) * 2, check=_between(1, 100))
+    min_count = scaling.get("min", int, default=desired, check=between(0, 100))
+    max_count = scaling.get("max", int, default=max(desired, 1) * 2, check=between(1, 100))
     if min_count > max_count:
         raise ConfigError(f"{scaling.where('min')}: {min_count} is above scaling.max {max_count}")
-    cpu_target = scaling.get("cpu_target", int, default=60, check=_between(10, 90))
+    cpu_target = scaling.get("cpu_target", int, default=60, check=between(10, 90))
     scaling.finish()
 
     env_values = section.get("environment", dict, default={})
@@ -455,7 +293,7 @@ def _service(path, service_name, environment):
         name=name,
         file=str(path),
         image=section.get("image", str, check=IMAGE.match, explain="REPOSITORY[:TAG][@sha256:DIGEST]"),
-        port=section.get("port", int, check=_between(1, 65535)),
+        port=section.get("port", int, check=between(1, 65535)),
         host=section.get("host", str, check=HOST_NAME.match, explain="a lowercase DNS name"),
         cpu=cpu,
         memory=memory,
@@ -470,7 +308,7 @@ def _service(path, service_name, environment):
         task_role_statements=statements,
         log_retention_days=section.get("log_retention_days", int, default=environment.log_retention_days,
                                        check=LOG_RETENTION_DAYS.__contains__),
-        priority=section.get("priority", int, default=None, check=_between(MIN_PRIORITY, MAX_PRIORITY),
+        priority=section.get("priority", int, default=None, check=between(MIN_PRIORITY, MAX_PRIORITY),
                              explain=f"pin {MIN_PRIORITY} to {MAX_PRIORITY}; automatic priorities start at 1000"),
         alb=section.get("alb", str, default=environment.albs[0], check=environment.albs.__contains__,
                         explain=f"one of the environment's albs {list(environment.albs)}"),
@@ -530,7 +368,7 @@ def _load_environment(project_path, env_name):
     config_file = env_dir / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(f"{config_file}: no such environment")
-    project_region = _read_yaml(Path(project_path) / "config" / "config.yaml").get("region")
+    project_region = read_yaml(Path(project_path) / "config" / "config.yaml").get("region")
     environment = _environment(config_file, env_name, project_region)
     services_dir = env_dir / "services"
     for folder in sorted(services_dir.iterdir()) if services_dir.is_dir() else []:

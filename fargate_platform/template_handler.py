@@ -21,7 +21,7 @@ from pathlib import Path
 from sceptre.exceptions import TemplateNotFoundError, TemplateSceptreHandlerError
 from sceptre.template_handlers import TemplateHandler
 
-from fargate_platform.config import UserDataError
+from fargate_platform.config_model import UserDataError
 from fargate_platform.sceptre_errors import PlatformSceptreError, sceptre_errors
 
 _modules = {}

@@ -2,9 +2,9 @@
 blocks used by more than one stack (tags, KMS key policies, roles, log groups)."""
 from troposphere import Output, Sub, Tags, Template, ec2, iam, kms, logs, s3
 
-from fargate_platform import config
+from fargate_platform import config, config_model, names
 
-PROJECT_CODE = config.PROJECT_CODE
+PROJECT_CODE = names.PROJECT_CODE
 
 
 def load(sceptre_user_data):
@@ -13,7 +13,7 @@ def load(sceptre_user_data):
         project_path = sceptre_user_data["project_path"]
         env_name = sceptre_user_data["environment"]
     except (KeyError, TypeError):
-        raise config.UserDataError(
+        raise config_model.UserDataError(
             "sceptre_user_data needs project_path and environment (see any stack file under config/)"
         ) from None
     return config.load_environment(project_path, env_name)

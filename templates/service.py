@@ -14,7 +14,7 @@ boundary where one is configured.
 from troposphere import GetAtt, Join, Parameter, Select, Sub, applicationautoscaling as scaling, ecs, route53
 from troposphere import elasticloadbalancingv2 as elb
 
-from fargate_platform import config, names
+from fargate_platform import config, config_model, names
 from fargate_platform.templates import common
 
 
@@ -184,7 +184,7 @@ def sceptre_handler(sceptre_user_data):
     environment = common.load(sceptre_user_data)
     service_name = sceptre_user_data.get("service")
     if service_name not in environment.services:
-        raise config.UserDataError(
+        raise config_model.UserDataError(
             f"sceptre_user_data.service {service_name!r} has no folder under config/{environment.name}/services/"
         )
     service = environment.services[service_name]

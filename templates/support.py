@@ -7,7 +7,7 @@ there between the two launches, under a content-hash key.
 """
 from troposphere import Parameter, Sub, awslambda, s3
 
-from fargate_platform import config, names
+from fargate_platform import config_model, names
 from fargate_platform.templates import common
 
 ADMIN_SECRET_HANDLER = "fargate_platform.lambdas.admin_secret.handler.handler"
@@ -153,6 +153,6 @@ def sceptre_handler(sceptre_user_data):
     part = sceptre_user_data.get("part")
     builders = {"artefacts": artefacts, "functions": functions}
     if part not in builders:
-        raise config.UserDataError(f"sceptre_user_data.part must be one of {sorted(builders)}, got {part!r}")
+        raise config_model.UserDataError(f"sceptre_user_data.part must be one of {sorted(builders)}, got {part!r}")
     return common.to_json(builders[part](environment))
 

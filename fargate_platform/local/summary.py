@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from fargate_platform import names
-from fargate_platform.config import PROJECT_CODE
+from fargate_platform.names import PROJECT_CODE
 from fargate_platform.local.aws_profile import DUMMY_KEY, PROFILE
 
 ENVIRONMENT = "local"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fargate_platform import config
+from fargate_platform import config, config_model
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_defaults_are_filled_in(project):
     assert (billing.cpu, billing.memory, billing.desired_count, billing.alb) == (256, 512, 1, "main")
     assert (billing.min_count, billing.max_count, billing.health_check_path) == (1, 2, "/health")
     assert billing.database == "billing"
-    assert billing.deployment == config.Deployment(
+    assert billing.deployment == config_model.Deployment(
         health_check_interval=10, health_check_timeout=5, healthy_threshold=2, unhealthy_threshold=3,
         grace_period=30, deregistration_delay=30, stop_timeout=10)
 
@@ -97,7 +97,7 @@ BAD_ENVIRONMENTS = [
 @pytest.mark.parametrize("case, change, message", BAD_ENVIRONMENTS, ids=[c[0] for c in BAD_ENVIRONMENTS])
 def test_bad_environment_settings(project, case, change, message):
     edit(env_file(project), change)
-    with pytest.raises(config.ConfigError) as error:
+    with pytest.raises(config_model.ConfigError) as error:
         config.load_environment(project, "dev")
     assert str(error.value).startswith(str(env_file(project)) + ": ")
     assert message in str(error.value)
@@ -156,7 +156,7 @@ BAD_SERVICES = [
 @pytest.mark.parametrize("case, change, message", BAD_SERVICES, ids=[c[0] for c in BAD_SERVICES])
 def test_bad_service_settings(project, case, change, message):
     edit(service_file(project), lambda d: change(d["service"]))
-    with pytest.raises(config.ConfigError) as error:
+    with pytest.raises(config_model.ConfigError) as error:
         config.load_environment(project, "dev")
     assert str(error.value).startswith(str(service_file(project)) + ": ")
     assert message in str(error.value)
@@ -164,7 +164,7 @@ def test_bad_service_settings(project, case, change, message):
 
 def test_two_services_with_one_host(project):
     duplicate = add_service(project, "payments", host="order.dev.example.com")
-    with pytest.raises(config.ConfigError, match=r"service.host: 'order.dev.example.com' is already used by .*order"):
+    with pytest.raises(config_model.ConfigError, match=r"service.host: 'order.dev.example.com' is already used by .*order"):
         config.load_environment(project, "dev")
     assert duplicate.exists()
 
@@ -172,7 +172,7 @@ def test_two_services_with_one_host(project):
 def test_two_services_pinning_one_priority(project):
     edit(service_file(project), lambda d: d["service"].update(priority=10))
     add_service(project, "payments", priority=10)
-    with pytest.raises(config.ConfigError) as error:
+    with pytest.raises(config_model.ConfigError) as error:
         config.load_environment(project, "dev")
     assert "service.priority: 10 is already pinned by" in str(error.value)
 
@@ -188,13 +188,13 @@ def test_the_same_priority_on_two_albs_is_fine(project):
 def test_more_than_100_services_on_one_alb(project):
     for index in range(99):
         add_service(project, f"svc{index}")
-    with pytest.raises(config.ConfigError, match=r"environment.albs: 101 services on ALB 'main', more than its 100"):
+    with pytest.raises(config_model.ConfigError, match=r"environment.albs: 101 services on ALB 'main', more than its 100"):
         config.load_environment(project, "dev")
 
 
 def test_a_service_folder_without_config(project):
     (project / "config" / "dev" / "services" / "empty").mkdir()
-    with pytest.raises(config.ConfigError, match=r"empty/config.yaml: missing"):
+    with pytest.raises(config_model.ConfigError, match=r"empty/config.yaml: missing"):
         config.load_environment(project, "dev")
 
 
@@ -212,7 +212,7 @@ def test_sceptre_prints_the_error_alone_and_fails(project):
 
 def test_without_nat_every_image_comes_from_the_accounts_ecr(project):
     edit(env_file(project), lambda d: d["environment"]["network"].update(nat_gateways=0, interface_endpoints=True))
-    with pytest.raises(config.ConfigError, match=r"service.image: without a NAT gateway the tasks reach only the account's own ECR"):
+    with pytest.raises(config_model.ConfigError, match=r"service.image: without a NAT gateway the tasks reach only the account's own ECR"):
         config.load_environment(project, "dev")
     for service in ("order", "inventory"):
         edit(service_file(project, service), lambda d: d["service"].update(
@@ -234,7 +234,7 @@ def test_an_image_pinned_by_digest_is_accepted(project):
 def test_two_services_that_would_share_a_database(project):
     add_service(project, "order-api")
     add_service(project, "order_api", host="order-api-2.dev.example.com")
-    with pytest.raises(config.ConfigError, match=r"service.name: 'order_api' gets the PostgreSQL role and database 'order_api' .*order-api"):
+    with pytest.raises(config_model.ConfigError, match=r"service.name: 'order_api' gets the PostgreSQL role and database 'order_api' .*order-api"):
         config.load_environment(project, "dev")
 
 
@@ -244,7 +244,7 @@ def test_a_subnet_both_public_and_private(project):
         "existing": {"vpc_id": "vpc-0123456789abcdef0", "public_subnet_ids": [both, "subnet-00000000000000002"],
                      "private_subnet_ids": [both, "subnet-00000000000000003"]},
         "has_way_out": True}))
-    with pytest.raises(config.ConfigError, match=rf"environment.network.existing.private_subnet_ids: {both} is also a public subnet"):
+    with pytest.raises(config_model.ConfigError, match=rf"environment.network.existing.private_subnet_ids: {both} is also a public subnet"):
         config.load_environment(project, "dev")
 
 

@@ -1,6 +1,6 @@
 """What every stack template shares: reading its configuration, and the few building
 blocks used by more than one stack (tags, KMS key policies, roles, log groups)."""
-from troposphere import Output, Sub, Tags, Template, ec2, iam, kms, logs, s3
+from troposphere import Output, Sub, Tags, Template, awslambda, ec2, iam, kms, logs, s3
 
 from fargate_platform import config, config_model, names
 
@@ -263,3 +263,33 @@ def private_bucket(template, title, environment, lifecycle_rule, policy_statemen
         )
     )
     return bucket
+
+
+LAMBDA_RUNTIME = "python3.12"
+
+
+def lambda_function(template, title, environment, *, handler, role, code_bucket, code_key, timeout, log_group,
+                    description, environment_variables=None, vpc_config=None, extra_skips=()):
+    """A Lambda function of the platform: code from the artefacts bucket, logs in its own group."""
+    properties = {
+        "Description": description,
+        "Runtime": LAMBDA_RUNTIME,
+        "Handler": handler,
+        "Role": role.get_att("Arn"),
+        "Code": awslambda.Code(S3Bucket=code_bucket, S3Key=code_key),
+        "Timeout": timeout,
+        "MemorySize": 256,
+        "LoggingConfig": awslambda.LoggingConfig(LogGroup=log_group.ref()),
+        "Tags": tags(environment),
+        "Metadata": checkov_skips(
+            ("CKV_AWS_116", "Invoked synchronously (by CloudFormation or a Sceptre hook): the caller sees every error."),
+            ("CKV_AWS_173", "Its environment holds names and addresses only, never a secret."),
+            ("CKV_AWS_115", "Invoked a few times per deploy: no concurrency to reserve."),
+            *extra_skips,
+        ),
+    }
+    if environment_variables:
+        properties["Environment"] = awslambda.Environment(Variables=environment_variables)
+    if vpc_config is not None:
+        properties["VpcConfig"] = vpc_config
+    return template.add_resource(awslambda.Function(title, **properties))

@@ -11,7 +11,6 @@ from troposphere import GetAtt, Parameter, Select, Sub, awslambda, cloudformatio
 
 from fargate_platform import names
 from fargate_platform.templates import common
-from fargate_platform.templates.support import lambda_function
 
 BOOTSTRAP_HANDLER = "fargate_platform.lambdas.db_bootstrap.handler.handler"
 BOOTSTRAP_TIMEOUT_SECONDS = 60  # below the !db_bootstrap hook's read timeout
@@ -210,7 +209,7 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
             ("CKV_AWS_111", "Lambda's VPC network-interface actions support no resource-level permissions."),
         ),
     )
-    function = lambda_function(
+    function = common.lambda_function(
         template,
         "BootstrapFunction",
         environment,

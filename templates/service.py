@@ -14,9 +14,30 @@ boundary where one is configured.
 from troposphere import GetAtt, Join, Parameter, Select, Sub, applicationautoscaling as scaling, ecs, route53
 from troposphere import elasticloadbalancingv2 as elb
 
+from dataclasses import dataclass
+
 from fargate_platform import config, config_model, names
 from fargate_platform.templates import common
 
+
+@dataclass(frozen=True)
+class ServiceStack:
+    """What each builder of the stack needs: the template, the environment, the service
+    and the stack's parameters."""
+
+    template: object
+    environment: object
+    service: object
+    params: dict
+
+    def ref(self, parameter):
+        return self.params[parameter].ref()
+
+    def add(self, resource):
+        return self.template.add_resource(resource)
+
+    def tags(self):
+        return common.tags(self.environment, **{names.SERVICE_TAG: self.service.name})
 
 
 def parameters(template, alias_record):
@@ -61,7 +82,8 @@ def image_pull_statements(image):
     ]
 
 
-def execution_role(template, environment, service, params):
+def execution_role(stack):
+    template, environment, service, params = stack.template, stack.environment, stack.service, stack.params
     root = environment.parameter_root
     own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
     return common.role(
@@ -95,7 +117,8 @@ def execution_role(template, environment, service, params):
     )
 
 
-def task_role(template, environment, service, params):
+def task_role(stack):
+    template, environment, service, params = stack.template, stack.environment, stack.service, stack.params
     root = environment.parameter_root
     own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
     guard_rails = [
@@ -121,13 +144,14 @@ def task_role(template, environment, service, params):
     )
 
 
-def task_definition(template, environment, service, params, execution, task):
+def task_definition(stack, execution, task):
+    environment, service = stack.environment, stack.service
     root = environment.parameter_root
     username_parameter = names.db_username_parameter(root, service.name)
     password_parameter = names.db_password_parameter(root, service.name)
     environment_values = {
-        "DB_HOST": params["DbHost"].ref(),
-        "DB_PORT": params["DbPort"].ref(),
+        "DB_HOST": stack.ref("DbHost"),
+        "DB_PORT": stack.ref("DbPort"),
         "DB_NAME": service.database,
         "DB_SSLMODE": "verify-full",
         "DB_USERNAME_PARAMETER": username_parameter,
@@ -160,7 +184,7 @@ def task_definition(template, environment, service, params, execution, task):
         ),
         Privileged=False,
     )
-    return template.add_resource(
+    return stack.add(
         ecs.TaskDefinition(
             "TaskDefinition",
             Family=common.name(environment, service.name),
@@ -175,40 +199,28 @@ def task_definition(template, environment, service, params, execution, task):
             Metadata=common.checkov_skips(
                 ("CKV_AWS_336", "Whether the root filesystem can be read-only is the image's choice, not the platform's."),
             ),
-            Tags=common.tags(environment, **{names.SERVICE_TAG: service.name}),
+            Tags=stack.tags(),
         )
     )
 
 
-def sceptre_handler(sceptre_user_data):
-    environment = common.load(sceptre_user_data)
-    service_name = sceptre_user_data.get("service")
-    if service_name not in environment.services:
-        raise config_model.UserDataError(
-            f"sceptre_user_data.service {service_name!r} has no folder under config/{environment.name}/services/"
-        )
-    service = environment.services[service_name]
-    template = common.new_template(f"{common.PROJECT_CODE} {environment.name}: service {service.name}")
-    # An alias record where the environment's zone is a real one; the local zone gets a CNAME.
-    alias_record = environment.hosted_zone_id is not None
-    params = parameters(template, alias_record)
-
-    common.log_group(
-        template, "LogGroup", environment, names.service_log_group(common.PROJECT_CODE, environment.name, service.name),
-        service.log_retention_days, key_arn=params["LogsKeyArn"].ref(), mask_personal_data=True,
+def log_group(stack):
+    environment, service = stack.environment, stack.service
+    return common.log_group(
+        stack.template, "LogGroup", environment, names.service_log_group(common.PROJECT_CODE, environment.name, service.name),
+        service.log_retention_days, key_arn=stack.ref("LogsKeyArn"), mask_personal_data=True,
     )
-    execution = execution_role(template, environment, service, params)
-    task = task_role(template, environment, service, params)
-    definition = task_definition(template, environment, service, params, execution, task)
 
-    deployment = service.deployment
-    target_group = template.add_resource(
+
+def target_group(stack):
+    service, deployment = stack.service, stack.service.deployment
+    return stack.add(
         elb.TargetGroup(
             "TargetGroup",
             TargetType="ip",
             Protocol="HTTP",
             Port=service.port,
-            VpcId=params["VpcId"].ref(),
+            VpcId=stack.ref("VpcId"),
             HealthCheckPath=service.health_check_path,
             HealthCheckProtocol="HTTP",
             HealthCheckIntervalSeconds=deployment.health_check_interval,
@@ -218,31 +230,38 @@ def sceptre_handler(sceptre_user_data):
             Matcher=elb.Matcher(HttpCode="200-399"),
             TargetGroupAttributes=[elb.TargetGroupAttribute(
                 Key="deregistration_delay.timeout_seconds", Value=str(deployment.deregistration_delay))],
-            Tags=common.tags(environment, **{names.SERVICE_TAG: service.name}),
+            Tags=stack.tags(),
         )
     )
-    rule = template.add_resource(
+
+
+def listener_rule(stack, targets):
+    return stack.add(
         elb.ListenerRule(
             "ListenerRule",
-            ListenerArn=params["ListenerArn"].ref(),
-            Priority=params["ListenerRulePriority"].ref(),
+            ListenerArn=stack.ref("ListenerArn"),
+            Priority=stack.ref("ListenerRulePriority"),
             Conditions=[
-                elb.Condition(Field="host-header", HostHeaderConfig=elb.HostHeaderConfig(Values=[service.host]))
+                elb.Condition(Field="host-header", HostHeaderConfig=elb.HostHeaderConfig(Values=[stack.service.host]))
             ],
-            Actions=[elb.ListenerRuleAction(Type="forward", TargetGroupArn=target_group.ref())],
+            Actions=[elb.ListenerRuleAction(Type="forward", TargetGroupArn=targets.ref())],
         )
     )
-    ecs_service = template.add_resource(
+
+
+def ecs_service(stack, definition, targets, rule):
+    service = stack.service
+    return stack.add(
         ecs.Service(
             "Service",
             DependsOn=[rule.title],  # a target group must be on a listener before ECS registers tasks
             ServiceName=service.name,
-            Cluster=params["ClusterName"].ref(),
+            Cluster=stack.ref("ClusterName"),
             TaskDefinition=definition.ref(),
             LaunchType="FARGATE",
             # No DesiredCount: an update would reset what autoscaling set. The scalable
             # target's minimum (scaling.min, default desired_count) brings a new service up.
-            HealthCheckGracePeriodSeconds=deployment.grace_period,
+            HealthCheckGracePeriodSeconds=service.deployment.grace_period,
             DeploymentConfiguration=ecs.DeploymentConfiguration(
                 DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
                 MinimumHealthyPercent=100,
@@ -251,33 +270,36 @@ def sceptre_handler(sceptre_user_data):
             NetworkConfiguration=ecs.NetworkConfiguration(
                 AwsvpcConfiguration=ecs.AwsvpcConfiguration(
                     AssignPublicIp="DISABLED",
-                    Subnets=[Select(0, params["PrivateSubnetIds"].ref()), Select(1, params["PrivateSubnetIds"].ref())],
-                    SecurityGroups=[params["ContainerSecurityGroupId"].ref()],
+                    Subnets=[Select(0, stack.ref("PrivateSubnetIds")), Select(1, stack.ref("PrivateSubnetIds"))],
+                    SecurityGroups=[stack.ref("ContainerSecurityGroupId")],
                 )
             ),
             LoadBalancers=[
-                ecs.LoadBalancer(ContainerName=service.name, ContainerPort=service.port, TargetGroupArn=target_group.ref())
+                ecs.LoadBalancer(ContainerName=service.name, ContainerPort=service.port, TargetGroupArn=targets.ref())
             ],
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
-            Tags=common.tags(environment, **{names.SERVICE_TAG: service.name}),
+            Tags=stack.tags(),
         )
     )
 
-    scalable = template.add_resource(
+
+def autoscaling(stack, running):
+    service = stack.service
+    scalable = stack.add(
         scaling.ScalableTarget(
             "ScalableTarget",
             ServiceNamespace="ecs",
             ScalableDimension="ecs:service:DesiredCount",
-            ResourceId=Join("/", ["service", params["ClusterName"].ref(), GetAtt(ecs_service, "Name")]),
+            ResourceId=Join("/", ["service", stack.ref("ClusterName"), GetAtt(running, "Name")]),
             MinCapacity=service.min_count,
             MaxCapacity=service.max_count,
         )
     )
-    template.add_resource(
+    stack.add(
         scaling.ScalingPolicy(
             "CpuScaling",
-            PolicyName=common.name(environment, service.name, "cpu"),
+            PolicyName=common.name(stack.environment, service.name, "cpu"),
             PolicyType="TargetTrackingScaling",
             ScalingTargetId=scalable.ref(),
             TargetTrackingScalingPolicyConfiguration=scaling.TargetTrackingScalingPolicyConfiguration(
@@ -291,36 +313,46 @@ def sceptre_handler(sceptre_user_data):
         )
     )
 
-    if alias_record:
-        record = route53.RecordSetType(
-            "DnsRecord",
-            HostedZoneId=params["HostedZoneId"].ref(),
-            Name=service.host,
-            Type="A",
-            AliasTarget=route53.AliasTarget(
-                DNSName=params["AlbDnsName"].ref(),
-                HostedZoneId=params["AlbCanonicalHostedZoneId"].ref(),
-                EvaluateTargetHealth=True,
-            ),
-        )
-    else:
-        # A CNAME needs no ALB zone id, which the local emulator does not resolve.
-        record = route53.RecordSetType(
-            "DnsRecord",
-            HostedZoneId=params["HostedZoneId"].ref(),
-            Name=service.host,
-            Type="CNAME",
-            TTL="60",
-            ResourceRecords=[params["AlbDnsName"].ref()],
-        )
-    template.add_resource(record)
 
-    root = environment.parameter_root
-    common.output(template, "ServiceName", GetAtt(ecs_service, "Name"), "The ECS service")
+def dns_record(stack, alias_record):
+    """An alias record where the environment's zone is a real one; a CNAME for the local
+    zone, which needs no ALB zone id (the local emulator does not resolve one)."""
+    target = {"Type": "A", "AliasTarget": route53.AliasTarget(
+        DNSName=stack.ref("AlbDnsName"), HostedZoneId=stack.ref("AlbCanonicalHostedZoneId"), EvaluateTargetHealth=True,
+    )} if alias_record else {"Type": "CNAME", "TTL": "60", "ResourceRecords": [stack.ref("AlbDnsName")]}
+    stack.add(route53.RecordSetType("DnsRecord", HostedZoneId=stack.ref("HostedZoneId"), Name=stack.service.host,
+                                    **target))
+
+
+def outputs(stack, running, targets, rule):
+    template, service, root = stack.template, stack.service, stack.environment.parameter_root
+    common.output(template, "ServiceName", GetAtt(running, "Name"), "The ECS service")
     common.output(template, "Host", service.host, "Host name the ALB routes to this service")
-    common.output(template, "TargetGroupArn", target_group.ref(), "The service's target group")
+    common.output(template, "TargetGroupArn", targets.ref(), "The service's target group")
     common.output(template, "ListenerRuleArn", rule.ref(), "The service's host-header rule")
     common.output(template, "DatabaseName", service.database, "The service's own database and role")
     common.output(template, "UsernameParameter", names.db_username_parameter(root, service.name), "SSM name")
     common.output(template, "PasswordParameter", names.db_password_parameter(root, service.name), "SSM name")
+
+
+def sceptre_handler(sceptre_user_data):
+    environment = common.load(sceptre_user_data)
+    service_name = sceptre_user_data.get("service")
+    if service_name not in environment.services:
+        raise config_model.UserDataError(
+            f"sceptre_user_data.service {service_name!r} has no folder under config/{environment.name}/services/"
+        )
+    service = environment.services[service_name]
+    template = common.new_template(f"{common.PROJECT_CODE} {environment.name}: service {service.name}")
+    alias_record = environment.hosted_zone_id is not None
+    stack = ServiceStack(template, environment, service, parameters(template, alias_record))
+
+    log_group(stack)
+    definition = task_definition(stack, execution_role(stack), task_role(stack))
+    targets = target_group(stack)
+    rule = listener_rule(stack, targets)
+    running = ecs_service(stack, definition, targets, rule)
+    autoscaling(stack, running)
+    dns_record(stack, alias_record)
+    outputs(stack, running, targets, rule)
     return common.to_json(template)

@@ -5,14 +5,13 @@ Two stacks, because the functions' code must be in the bucket before the
 functions exist: the `!upload_lambda_code` hook of support/functions.yaml puts it
 there between the two launches, under a content-hash key.
 """
-from troposphere import Parameter, Sub, awslambda, s3
+from troposphere import Parameter, Sub, s3
 
 from fargate_platform import config_model, names
 from fargate_platform.templates import common
 
 ADMIN_SECRET_HANDLER = "fargate_platform.lambdas.admin_secret.handler.handler"
 ADMIN_SECRET_TIMEOUT_SECONDS = 30
-LAMBDA_RUNTIME = "python3.12"
 
 
 def artefacts(environment):
@@ -48,33 +47,6 @@ def artefacts(environment):
     common.output(template, "BucketName", bucket.ref(), "Where the Lambda code zips are uploaded")
     common.output(template, "BucketArn", bucket.get_att("Arn"), "The artefacts bucket's ARN")
     return template
-
-
-def lambda_function(template, title, environment, *, handler, role, code_bucket, code_key, timeout, log_group,
-                    description, environment_variables=None, vpc_config=None, extra_skips=()):
-    """A Lambda function of the platform: code from the artefacts bucket, logs in its own group."""
-    properties = {
-        "Description": description,
-        "Runtime": LAMBDA_RUNTIME,
-        "Handler": handler,
-        "Role": role.get_att("Arn"),
-        "Code": awslambda.Code(S3Bucket=code_bucket, S3Key=code_key),
-        "Timeout": timeout,
-        "MemorySize": 256,
-        "LoggingConfig": awslambda.LoggingConfig(LogGroup=log_group.ref()),
-        "Tags": common.tags(environment),
-        "Metadata": common.checkov_skips(
-            ("CKV_AWS_116", "Invoked synchronously (by CloudFormation or a Sceptre hook): the caller sees every error."),
-            ("CKV_AWS_173", "Its environment holds names and addresses only, never a secret."),
-            ("CKV_AWS_115", "Invoked a few times per deploy: no concurrency to reserve."),
-            *extra_skips,
-        ),
-    }
-    if environment_variables:
-        properties["Environment"] = awslambda.Environment(Variables=environment_variables)
-    if vpc_config is not None:
-        properties["VpcConfig"] = vpc_config
-    return template.add_resource(awslambda.Function(title, **properties))
 
 
 def functions(environment):
@@ -128,7 +100,7 @@ def functions(environment):
         ],
         "admin-secret",
     )
-    function = lambda_function(
+    function = common.lambda_function(
         template,
         "AdminSecretFunction",
         environment,

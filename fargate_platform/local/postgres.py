@@ -26,24 +26,22 @@ The state folder (the CA and the port, for clients) and the server folder are ke
 between start() and stop(), so a restart keeps the data and, when it is still free, the
 same port.
 """
-import datetime
 import hashlib
-import ipaddress
 import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 from fargate_platform.errors import PlatformError
+from fargate_platform.local import postgres_tls
+from fargate_platform.local.ports import LISTEN_HOST, free_port, port_free
 
 SERVER_OS_USER = "postgres"  # used only when running as root
 SERVER_FOLDERS = "fargate-platform"  # under the server OS user's home, as root
 SUPERUSER = "postgres"
-LISTEN_HOST = "127.0.0.1"
 MAX_CONNECTIONS = 300  # 50 concurrent bootstraps hold up to two connections each
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _UNIX_SOCKET_PATH_MAX = 107  # sun_path limit on Linux, including the socket file name
@@ -96,21 +94,6 @@ def server_folder(state_dir):
     base = home if home.is_dir() else Path(tempfile.gettempdir())
     digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:16]
     return base / SERVER_FOLDERS / digest
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LISTEN_HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _port_is_free(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((LISTEN_HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 class LocalPostgres:
@@ -389,9 +372,9 @@ class LocalPostgres:
             return int(self._requested_port)
         if not fresh and self._port_file.exists():
             previous = int(self._port_file.read_text().strip())
-            if _port_is_free(previous):
+            if port_free(previous):
                 return previous
-        return _free_port()
+        return free_port()
 
     def _log_cause(self):
         """The server log's last FATAL or ERROR line (else its last line), for a one-line error."""
@@ -406,69 +389,11 @@ class LocalPostgres:
             return ""
 
     def _write_tls(self):
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-        now = datetime.datetime.now(datetime.timezone.utc)
-        not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name(
-            [x509.NameAttribute(NameOID.COMMON_NAME, "fargate-platform local PostgreSQL CA")]
-        )
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        server_key = ec.generate_private_key(ec.SECP256R1())
-        server_cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LISTEN_HOST)]))
-            .issuer_name(ca_name)
-            .public_key(server_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LISTEN_HOST))]
-                ),
-                critical=False,
-            )
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        pem = serialization.Encoding.PEM
+        ca_cert, server_cert, server_key = postgres_tls.certificates(LISTEN_HOST)
         files = {
-            self.ca_cert_path: (ca_cert.public_bytes(pem), 0o644),
-            "server.crt": (server_cert.public_bytes(pem), 0o644),
-            "server.key": (
-                server_key.private_bytes(
-                    pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                ),
-                0o600,  # PostgreSQL refuses a key readable by others
-            ),
+            self.ca_cert_path: (ca_cert, 0o644),
+            "server.crt": (server_cert, 0o644),
+            "server.key": (server_key, 0o600),  # PostgreSQL refuses a key readable by others
         }
         for name, (data, mode) in files.items():
             path = self._tls_dir / name  # an absolute name (the CA) replaces the folder

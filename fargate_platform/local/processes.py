@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fargate_platform.errors import PlatformError
 from fargate_platform.local.aws_profile import PROFILE, profile_endpoint
+from fargate_platform.local.ports import port_free
 
 DEFAULT_PORT = 4750
 PORT_VARIABLE = "FARGATE_PLATFORM_EMULATOR_PORT"
@@ -247,20 +248,6 @@ def _reap(pid):
         os.waitpid(pid, os.WNOHANG)  # our own child (same process): don't leave a zombie
     except ChildProcessError:
         pass
-
-
-def port_free(port):
-    """Whether nothing listens on 127.0.0.1:`port` (as a server binding it would see it)."""
-    import socket
-
-    with socket.socket() as probe:
-        # As the server will: connections of a previous run in TIME_WAIT do not block it.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _tail(path, lines=20):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from fargate_platform.local.postgres import LocalPostgres
-from fargate_platform.local.processes import port_free
+from fargate_platform.local.ports import port_free
 
 import harness  # tests/sceptre_project/harness.py, on sys.path by tests/conftest.py
 

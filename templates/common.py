@@ -3,6 +3,7 @@ blocks used by more than one stack (tags, KMS key policies, roles, log groups)."
 from troposphere import Output, Sub, Tags, Template, awslambda, ec2, iam, kms, logs, s3
 
 from fargate_platform import config, config_model, names
+from fargate_platform.templates.iam import allow
 
 PROJECT_CODE = names.PROJECT_CODE
 
@@ -206,7 +207,7 @@ def egress_to_group(template, title, source, destination, from_port, to_port, de
 def describe_parameters_statement():
     """Which key encrypts a parameter (to re-encrypt one kept under an older data key).
     DescribeParameters takes no resource ARN; it returns metadata, never values."""
-    return {"Sid": "SeeWhichKeyEncryptsAParameter", "Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"}
+    return allow("SeeWhichKeyEncryptsAParameter", "ssm:DescribeParameters", "*")
 
 
 def to_json(template):

@@ -11,6 +11,7 @@ from troposphere import GetAtt, Parameter, Select, Sub, awslambda, cloudformatio
 
 from fargate_platform import names
 from fargate_platform.templates import common
+from fargate_platform.templates.iam import allow
 
 BOOTSTRAP_HANDLER = "fargate_platform.lambdas.db_bootstrap.handler.handler"
 BOOTSTRAP_TIMEOUT_SECONDS = 60  # below the !db_bootstrap hook's read timeout
@@ -156,53 +157,26 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
         environment,
         "lambda.amazonaws.com",
         [
-            {
-                "Sid": "WriteItsLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": Sub("${BootstrapLogGroup.Arn}:*"),
-            },
-            {
-                "Sid": "ReadTheAdminPassword",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter"],
-                "Resource": common.ssm_parameter_arn(names.admin_password_parameter(root)),
-            },
-            {
-                "Sid": "KeepServiceCredentials",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters"],  # purge deletes both
-                "Resource": common.ssm_parameter_arn(f"{root}/*/db/*"),
-            },
+            allow("WriteItsLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], Sub("${BootstrapLogGroup.Arn}:*")),
+            allow("ReadTheAdminPassword", ["ssm:GetParameter"],
+                  common.ssm_parameter_arn(names.admin_password_parameter(root))),
+            allow("KeepServiceCredentials",
+                  ["ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters"],  # purge deletes both
+                  common.ssm_parameter_arn(f"{root}/*/db/*")),
             common.describe_parameters_statement(),
-            {
-                # Through SSM, for the environment's parameters only: any key of the account, so
-                # credentials kept from before a delete (under the old, retained key) stay readable
-                # and are re-encrypted with the current one.
-                "Sid": "UseDataKeysThroughSsm",
-                "Effect": "Allow",
-                # Standard parameters: SSM calls Encrypt and Decrypt (GenerateDataKey is for advanced ones).
-                "Action": ["kms:Decrypt", "kms:Encrypt"],
-                "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com")},
-                    "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(f"{root}/*")},
-                },
-            },
-            {
-                # Lambda manages the function's network interfaces with this role, on `*` as AWS's
-                # AWSLambdaVPCAccessExecutionRole does; the boundary keeps them in the account.
-                "Sid": "RunInsideTheVpc",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                "Resource": "*",
-            },
+            # Through SSM, for the environment's parameters only: any key of the account, so
+            # credentials kept from before a delete (under the old, retained key) stay readable
+            # and are re-encrypted with the current one. Standard parameters: SSM calls Encrypt
+            # and Decrypt (GenerateDataKey is for advanced ones).
+            allow("UseDataKeysThroughSsm", ["kms:Decrypt", "kms:Encrypt"],
+                  Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                  {"StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com")},
+                   "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(f"{root}/*")}}),
+            # Lambda manages the function's network interfaces with this role, on `*` as AWS's
+            # AWSLambdaVPCAccessExecutionRole does; the boundary keeps them in the account.
+            allow("RunInsideTheVpc", ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+                                      "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                                      "ec2:UnassignPrivateIpAddresses"], "*"),
         ],
         "db-bootstrap",
         Metadata=common.checkov_skips(

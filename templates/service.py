@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from fargate_platform import config, config_model, names
 from fargate_platform.templates import common
+from fargate_platform.templates.iam import allow, deny
 
 
 @dataclass(frozen=True)
@@ -71,75 +72,45 @@ def image_pull_statements(image):
         return []
     account, region, repository = found.group("account"), found.group("region"), found.group("repository")
     return [
-        # GetAuthorizationToken takes no resource ARN.
-        {"Sid": "LogInToEcr", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
-        {
-            "Sid": "PullItsImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-            "Resource": Sub(f"arn:${{AWS::Partition}}:ecr:{region}:{account}:repository/{repository}"),
-        },
+        allow("LogInToEcr", "ecr:GetAuthorizationToken", "*"),  # takes no resource ARN
+        allow("PullItsImage", ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+              Sub(f"arn:${{AWS::Partition}}:ecr:{region}:{account}:repository/{repository}")),
     ]
 
 
 def execution_role(stack):
-    template, environment, service, params = stack.template, stack.environment, stack.service, stack.params
-    root = environment.parameter_root
-    own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
+    environment, service = stack.environment, stack.service
+    own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(environment.parameter_root, service.name)}/*")
     return common.role(
-        template,
+        stack.template,
         "ExecutionRole",
         environment,
         "ecs-tasks.amazonaws.com",
         [
             *image_pull_statements(service.image),
-            {
-                "Sid": "WriteItsLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": Sub("${LogGroup.Arn}:*"),
-            },
-            {
-                "Sid": "ReadOnlyItsOwnParameters",
-                "Effect": "Allow",
-                "Action": "ssm:GetParameters",
-                "Resource": own_path,
-            },
-            {
-                "Sid": "DecryptOnlyItsOwnParameters",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": params["DataKeyArn"].ref(),
-                "Condition": {"StringLike": {"kms:EncryptionContext:PARAMETER_ARN": own_path}},
-            },
+            allow("WriteItsLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], Sub("${LogGroup.Arn}:*")),
+            allow("ReadOnlyItsOwnParameters", "ssm:GetParameters", own_path),
+            allow("DecryptOnlyItsOwnParameters", "kms:Decrypt", stack.ref("DataKeyArn"),
+                  {"StringLike": {"kms:EncryptionContext:PARAMETER_ARN": own_path}}),
         ],
         "task-execution",
     )
 
 
 def task_role(stack):
-    template, environment, service, params = stack.template, stack.environment, stack.service, stack.params
-    root = environment.parameter_root
-    own_path = common.ssm_parameter_arn(f"{names.service_parameter_path(root, service.name)}/*")
+    environment, service = stack.environment, stack.service
+    own_folder = names.service_parameter_path(environment.parameter_root, service.name)
+    own_path = common.ssm_parameter_arn(f"{own_folder}/*")
     guard_rails = [
-        {
-            "Sid": "NoOtherServicesParameters",
-            "Effect": "Deny",
-            "Action": ["ssm:GetParameter*", "ssm:PutParameter", "ssm:DeleteParameter*"],
-            # the path itself too: it is the resource of GetParametersByPath
-            "NotResource": [own_path, common.ssm_parameter_arn(names.service_parameter_path(root, service.name))],
-        },
-        {
-            "Sid": "NoOtherServicesCredentials",
-            "Effect": "Deny",
-            "Action": "kms:Decrypt",
-            "Resource": params["DataKeyArn"].ref(),
-            "Condition": {"StringNotLike": {"kms:EncryptionContext:PARAMETER_ARN": own_path}},
-        },
-        {"Sid": "NoIamChanges", "Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+        # The path itself too: it is the resource of GetParametersByPath.
+        deny("NoOtherServicesParameters", ["ssm:GetParameter*", "ssm:PutParameter", "ssm:DeleteParameter*"],
+             [own_path, common.ssm_parameter_arn(own_folder)], not_resource=True),
+        deny("NoOtherServicesCredentials", "kms:Decrypt", stack.ref("DataKeyArn"),
+             {"StringNotLike": {"kms:EncryptionContext:PARAMETER_ARN": own_path}}),
+        deny("NoIamChanges", "iam:*", "*"),
     ]
     return common.role(
-        template, "TaskRole", environment, "ecs-tasks.amazonaws.com",
+        stack.template, "TaskRole", environment, "ecs-tasks.amazonaws.com",
         [*service.task_role_statements, *guard_rails], "task",
     )
 

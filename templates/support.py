@@ -9,6 +9,7 @@ from troposphere import Parameter, Sub, s3
 
 from fargate_platform import config_model, names
 from fargate_platform.templates import common
+from fargate_platform.templates.iam import allow
 
 ADMIN_SECRET_HANDLER = "fargate_platform.lambdas.admin_secret.handler.handler"
 ADMIN_SECRET_TIMEOUT_SECONDS = 30
@@ -69,34 +70,18 @@ def functions(environment):
         environment,
         "lambda.amazonaws.com",
         [
-            {
-                "Sid": "WriteItsLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": Sub("${AdminSecretLogGroup.Arn}:*"),
-            },
-            {
-                "Sid": "KeepTheAdminPassword",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:PutParameter"],
-                "Resource": common.ssm_parameter_arn(admin_parameter),
-            },
+            allow("WriteItsLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], Sub("${AdminSecretLogGroup.Arn}:*")),
+            allow("KeepTheAdminPassword", ["ssm:GetParameter", "ssm:PutParameter"],
+                  common.ssm_parameter_arn(admin_parameter)),
             common.describe_parameters_statement(),
-            {
-                # The data key is made later, by the rds stack; SSM encrypts this one parameter
-                # under its ARN as encryption context, which scopes the grant to any key of the
-                # account (a relaunch after a delete brings a new key, the parameter has the old).
-                "Sid": "EncryptTheAdminPasswordThroughSsm",
-                "Effect": "Allow",
-                "Action": ["kms:Encrypt", "kms:Decrypt"],  # a standard parameter: no data keys
-                "Resource": Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com"),
-                        "kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(admin_parameter),
-                    }
-                },
-            },
+            # The data key is made later, by the rds stack; SSM encrypts this one parameter
+            # under its ARN as encryption context, which scopes the grant to any key of the
+            # account (a relaunch after a delete brings a new key, the parameter has the old).
+            # A standard parameter: Encrypt and Decrypt, no data keys.
+            allow("EncryptTheAdminPasswordThroughSsm", ["kms:Encrypt", "kms:Decrypt"],
+                  Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                  {"StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com"),
+                                    "kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(admin_parameter)}}),
         ],
         "admin-secret",
     )

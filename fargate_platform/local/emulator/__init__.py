@@ -14,8 +14,11 @@ still has the functions it patches with the signatures it expects):
 1. lambda_runner: Lambda functions run without Docker: the function's own zip,
    unpacked into the state folder, its handler run by the machine's python3 in a
    subprocess (kept warm for the next invocations, like Lambda's execution
-   environments) with the function's environment and timeout; logs go to the
-   emulator's CloudWatch Logs.
+   environments) with the function's environment and timeout, and with the
+   credentials of its execution role (assumed through moto's STS, session name =
+   the function's name); logs go to the emulator's CloudWatch Logs when the role
+   may write them, and a VPC function whose role may not manage its network
+   interfaces fails to invoke, as on AWS.
 2. custom_resources: Lambda-backed custom resources get a ResponseURL that
    reaches this emulator; Create/Update/Delete run the function and wait for its
    answer; FAILED fails the resource, and a failed stack operation rolls the
@@ -32,9 +35,22 @@ still has the functions it patches with the signatures it expects):
    platform's launches and deletes hit: KMS Key Tags; "No updates are to be
    performed" for unchanged updates; resources moto never deletes with their
    stack (listener rules, target groups, ECS services, the network's route
-   tables, gateways, addresses and endpoints).
+   tables, gateways, addresses and endpoints); an AWS::IAM::Role's Policies,
+   PermissionsBoundary and ManagedPolicyArns applied on update (ManagedPolicyArns
+   on create too), and AWS::IAM::ManagedPolicy updated (a new default version).
+5. iam_enforcement: IAM enforced as AWS does for requests signed with credentials
+   moto's STS issued for a role (the functions' own calls): each request of the
+   call (fargate_platform.aws_requests: the call's action on the resources it
+   names, and SSM's kms:Encrypt/Decrypt for SecureStrings) is decided by
+   fargate_platform.iam_policy under the role's inline and managed policies, its
+   permissions boundary and, for KMS, the key's policy, as they are now in moto's
+   IAM; a denial is the service's own error (AccessDeniedException, AccessDenied,
+   UnauthorizedOperation) with AWS's "User: ... is not authorized to perform: ..."
+   message; a request it cannot judge is denied, never allowed silently. The local
+   profile's key ("testing", aws_profile.DUMMY_KEY) is the operator's and is not
+   judged; any other key is refused (InvalidClientTokenId).
 
 The emulator also answers a few requests of its own under /_fargate_platform/
-(server.py): custom-resource responses, health, and the PostgreSQL server.
-Everything else is moto's, unchanged.
+(server.py; unsigned, not judged): custom-resource responses, health, the API-call
+counter and the PostgreSQL server. Everything else is judged (5.), then moto's.
 """

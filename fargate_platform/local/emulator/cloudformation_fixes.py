@@ -23,7 +23,23 @@ moto behaviour replaced, one small wrapper each (templates stay what AWS gets):
   DELETE_FAILED). Each gets a `delete(account_id, region)` calling moto's own
   API-level delete. (moto's ResourceMap._delete_resource treats an AttributeError
   or TypeError from delete() as "no delete": these functions must not raise them.)
+- `moto.iam.models.Role.create_from_cloudformation_json` ignores `ManagedPolicyArns`,
+  and `Role.update_from_cloudformation_json` ignores `Policies`,
+  `PermissionsBoundary` and `ManagedPolicyArns` (it only sets the description), so a
+  stack update that changes a role's permissions left the role as it was created.
+  Both are wrapped to apply them as AWS does: the inline policies become exactly the
+  template's, the boundary is put or removed, managed policies are attached and
+  detached to match (an AWS managed policy, which moto does not load by default, is
+  loaded from moto's own copy when a role names it). The emulator's IAM enforcement
+  (iam_enforcement.py) then judges a relaunch's functions under the policies as they
+  are now. (Inline policies are kept as JSON text, as IAM's API keeps them: moto kept
+  the template's dict, which GetRolePolicy then answered unparseable.)
+- `moto.iam.models.ManagedPolicy` (AWS::IAM::ManagedPolicy) has no update: a changed
+  document left the policy as created, and moto's ResourceMap then kept None as the
+  resource. It gets the update AWS makes: a new default policy version (the oldest
+  non-default one deleted at IAM's limit of 5) and its Roles attached/detached.
 """
+import json
 
 
 def _kms_tags(tags):
@@ -126,6 +142,113 @@ def delete_vpc_endpoint(self, account_id, region_name):
     _ec2(account_id, region_name).delete_vpc_endpoints([self.id])
 
 
+def _iam(account_id, region_name):
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    return iam_backends[account_id][get_partition(region_name)]
+
+
+def _policy_json(document):
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+def _ensure_managed_policy(backend, policy_arn):
+    """An AWS managed policy a role names, loaded from moto's copy if moto has not."""
+    if policy_arn in backend.managed_policies or ":iam::aws:policy/" not in policy_arn:
+        return
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    name = policy_arn.rsplit("/", 1)[-1]
+    data = json.loads(aws_managed_policies_data).get(name)
+    if data is not None:
+        policy = AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
+        backend.managed_policies[policy.arn] = policy
+
+
+def _sync_managed_policies(backend, role, wanted):
+    wanted = list(dict.fromkeys(wanted or []))
+    for arn in [arn for arn in role.managed_policies if arn not in wanted]:
+        backend.detach_role_policy(arn, role.name)
+    for arn in wanted:
+        if arn not in role.managed_policies:
+            _ensure_managed_policy(backend, arn)
+            backend.attach_role_policy(arn, role.name)
+
+
+def wrap_role_create(original):
+    function = original.__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                        region_name, **kwargs):
+        role = function(cls, resource_name, cloudformation_json, account_id, region_name,
+                        **kwargs)
+        for name, document in list(role.policies.items()):  # as IAM's API keeps them: JSON text
+            role.put_policy(name, _policy_json(document))
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("ManagedPolicyArns"):
+            _sync_managed_policies(_iam(account_id, region_name), role,
+                                   properties["ManagedPolicyArns"])
+        return role
+
+    create_from_cloudformation_json.__wrapped__ = function
+    return classmethod(create_from_cloudformation_json)
+
+
+def wrap_role_update(original):
+    function = original.__func__
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):
+        role = function(cls, original_resource, new_resource_name, cloudformation_json,
+                        account_id, region_name)
+        backend = _iam(account_id, region_name)
+        properties = cloudformation_json.get("Properties", {})
+        wanted = {policy["PolicyName"]: policy["PolicyDocument"]
+                  for policy in properties.get("Policies") or []}
+        for name in [name for name in role.policies if name not in wanted]:
+            role.delete_policy(name)
+        for name, document in wanted.items():
+            role.put_policy(name, _policy_json(document))
+        boundary = properties.get("PermissionsBoundary")
+        if boundary:
+            backend.put_role_permissions_boundary(role.name, boundary)
+        elif role.permissions_boundary_arn:
+            backend.delete_role_permissions_boundary(role.name)
+        _sync_managed_policies(backend, role, properties.get("ManagedPolicyArns"))
+        return role
+
+    update_from_cloudformation_json.__wrapped__ = function
+    return classmethod(update_from_cloudformation_json)
+
+
+IAM_POLICY_VERSION_LIMIT = 5
+
+
+def update_managed_policy(cls, original_resource, new_resource_name, cloudformation_json,
+                          account_id, region_name):
+    backend = _iam(account_id, region_name)
+    policy = original_resource
+    properties = cloudformation_json.get("Properties", {})
+    document = _policy_json(properties.get("PolicyDocument"))
+    current = next((v for v in policy.versions if v.is_default), None)
+    if current is None or json.loads(_policy_json(current.document)) != json.loads(document):
+        if len(policy.versions) >= IAM_POLICY_VERSION_LIMIT:
+            oldest = next(v for v in policy.versions if not v.is_default)
+            backend.delete_policy_version(policy.arn, oldest.version_id)
+        backend.create_policy_version(policy.arn, document, set_as_default=True)
+    wanted = list(properties.get("Roles") or [])
+    attached = [role for role in backend.roles.values() if policy.arn in role.managed_policies]
+    for role in attached:
+        if role.name not in wanted:
+            backend.detach_role_policy(policy.arn, role.name)
+    for name in wanted:
+        if name not in [role.name for role in attached]:
+            backend.attach_role_policy(policy.arn, name)
+    return policy
+
+
 MISSING_DELETES = (
     ("moto.elbv2.models", "FakeListenerRule", delete_listener_rule),
     ("moto.elbv2.models", "FakeTargetGroup", delete_target_group),
@@ -145,6 +268,7 @@ def apply():
     import importlib
 
     from moto.cloudformation.responses import CloudFormationResponse
+    from moto.iam.models import ManagedPolicy, Role
     from moto.kms.models import Key
 
     for module_name, class_name, delete in MISSING_DELETES:
@@ -155,3 +279,7 @@ def apply():
 
     Key.create_from_cloudformation_json = wrap_kms_key_create(Key.create_from_cloudformation_json)
     CloudFormationResponse._validate_different_update = validate_different_update
+    Role.create_from_cloudformation_json = wrap_role_create(Role.create_from_cloudformation_json)
+    Role.update_from_cloudformation_json = wrap_role_update(Role.update_from_cloudformation_json)
+    if "update_from_cloudformation_json" not in vars(ManagedPolicy):  # else: check() reports it
+        ManagedPolicy.update_from_cloudformation_json = classmethod(update_managed_policy)

@@ -17,15 +17,25 @@ FARGATE_PLATFORM_LAMBDA_WORKERS (default: the number of CPUs, at least 2) run pe
 configuration, further invocations wait for one (so that a burst on a small
 machine reuses warm processes instead of starting one cold process each). With:
 - a clean environment: the function's Environment variables, AWS_REGION,
-  AWS_ENDPOINT_URL = this emulator, dummy credentials, and Lambda's own
-  AWS_LAMBDA_* variables;
+  AWS_ENDPOINT_URL = this emulator, the credentials of the function's execution
+  role (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, assumed
+  through moto's STS with the function's name as session name, as Lambda does), so
+  that the emulator judges the function's calls under its role
+  (iam_enforcement.py), and Lambda's own AWS_LAMBDA_* variables;
+- what Lambda itself does with the role, decided before each run
+  (aws_requests.lambda_service_requests): a VPC function whose role may not manage
+  its network interfaces fails to invoke with Lambda's "The provided execution role
+  does not have permissions to call CreateNetworkInterface on EC2"
+  (InvalidParameterValueException); a role that may not write the function's log
+  stream runs the function, but its logs are not written (as on AWS);
 - the function's Timeout enforced from the start of the invocation: the process
   group is killed (the environment is not reused) and the answer is Lambda's
   "Task timed out after N.00 seconds" error;
 - errors shaped like AWS's (FunctionError "Unhandled", payload with errorMessage,
   errorType, stackTrace);
 - the invocation's output written to the emulator's CloudWatch Logs, group
-  /aws/lambda/<name>, one stream per invocation, with START/END/REPORT lines;
+  /aws/lambda/<name>, one stream per invocation, with START/END/REPORT lines
+  (when the role allows it, see above);
 - boto3 and its dependencies on the path after the zip's own contents, as AWS's
   Python runtime provides them (symlinks into this virtualenv's site-packages).
 InvocationType Event returns at once (202) and runs the function in a thread;
@@ -48,15 +58,13 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from fargate_platform.local.emulator import context
+from fargate_platform.local.emulator import context, iam_enforcement
 from fargate_platform.local.emulator.lambda_bootstrap import MARKER
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 
 # What AWS's Python runtime puts on the path besides the function's zip.
 RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                     "AWS_SESSION_TOKEN": "testing"}
 LOG_TAIL_BYTES = 4096  # what Invoke's LogType=Tail returns, like AWS
 
 
@@ -99,6 +107,8 @@ class LambdaRunner:
         self.emulator = emulator
         self.root = emulator.state_dir / "lambda"
         self._unpack_lock = threading.Lock()
+        self._credentials_lock = threading.Lock()
+        self._credentials = {}  # (function ARN, role ARN) -> the role's credentials
         limit = os.environ.get("FARGATE_PLATFORM_LAMBDA_WORKERS")
         self.pool = WorkerPool(int(limit) if limit else max(2, os.cpu_count() or 2))
 
@@ -155,7 +165,7 @@ class LambdaRunner:
         }
         # The function's own variables, then what Lambda sets (Lambda's win, as in AWS).
         env.update({str(k): str(v) for k, v in (function.environment_vars or {}).items()})
-        env.update(DUMMY_CREDENTIALS)
+        env.update(self.credentials(function))
         env.update({
             "AWS_REGION": function.region,
             "AWS_DEFAULT_REGION": function.region,
@@ -172,11 +182,22 @@ class LambdaRunner:
         })
         return env
 
+    def credentials(self, function):
+        """The execution role's credentials, from moto's STS, one session per function and
+        role (kept for the warm environments; the emulator's sessions do not expire)."""
+        key = (function.function_arn, function.role)
+        with self._credentials_lock:
+            if key not in self._credentials:
+                self._credentials[key] = iam_enforcement.assume_role_for(
+                    function.role, function.function_name, function.region)
+            return self._credentials[key]
+
     def configuration_key(self, function):
-        """What makes an environment reusable: same code, handler and settings."""
+        """What makes an environment reusable: same code, handler, settings and role."""
         code = hashlib.sha256(getattr(function, "code_bytes", b"") or b"").hexdigest()
         settings = json.dumps([function.handler, function.environment_vars, function.memory_size,
-                               function.timeout, function.run_time], sort_keys=True, default=str)
+                               function.timeout, function.run_time, function.role],
+                              sort_keys=True, default=str)
         return (function.function_arn, code, hashlib.sha256(settings.encode()).hexdigest())
 
     def start_worker(self, function):
@@ -196,12 +217,14 @@ class LambdaRunner:
         timeout = float(timeout if timeout is not None else function.timeout)
         log_stream = _log_stream_name(request_id)
         started = time.time()
+        write_logs = self.check_service_permissions(function, log_stream)
         try:
             key = self.configuration_key(function)
             worker = self.pool.acquire(key, lambda: self.start_worker(function))
         except FunctionCodeMissing as exc:
             payload = _error_payload("Runtime.InvalidEntrypoint", str(exc), request_id)
-            return self._finish(function, request_id, log_stream, started, payload, True, "")
+            return self._finish(function, request_id, log_stream, started, payload, True, "",
+                                write_logs)
         started = time.time()  # the Timeout counts from the start of the invocation
         result_file = worker.work_dir / f"result-{request_id}.json"
         healthy = False
@@ -216,7 +239,7 @@ class LambdaRunner:
                 payload = _error_payload("Sandbox.Timedout", message, request_id)
                 output += f"{message}\n"
                 return self._finish(function, request_id, log_stream, started, payload, True,
-                                    output)
+                                    output, write_logs)
             try:
                 result = json.loads(result_file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -224,14 +247,14 @@ class LambdaRunner:
                            f"exit status {worker.process.poll()}")
                 payload = _error_payload("Runtime.ExitError", message, request_id)
                 return self._finish(function, request_id, log_stream, started, payload, True,
-                                    output)
+                                    output, write_logs)
             healthy = outcome == "done"
             if result.get("ok"):
                 return self._finish(function, request_id, log_stream, started,
-                                    result["payload"].encode("utf-8"), False, output)
+                                    result["payload"].encode("utf-8"), False, output, write_logs)
             error = dict(result["error"], requestId=request_id)
             return self._finish(function, request_id, log_stream, started,
-                                json.dumps(error).encode("utf-8"), True, output)
+                                json.dumps(error).encode("utf-8"), True, output, write_logs)
         finally:
             try:
                 result_file.unlink()
@@ -242,13 +265,27 @@ class LambdaRunner:
     def shutdown(self):
         self.pool.close()
 
-    def _finish(self, function, request_id, log_stream, started, payload, error, output):
+    def check_service_permissions(self, function, log_stream):
+        """Decide what Lambda does with the role for this run: raises ExecutionRoleDenied
+        when the network interfaces of a VPC function are denied; returns whether the
+        function's logs may be written."""
+        denials = iam_enforcement.lambda_service_denials(function, log_stream)
+        for denial in denials:
+            if denial.action.startswith("ec2:"):
+                name = denial.action.split(":", 1)[1]
+                raise ExecutionRoleDenied(
+                    f"The provided execution role does not have permissions to call {name} on EC2")
+        return not any(denial.action.startswith("logs:") for denial in denials)
+
+    def _finish(self, function, request_id, log_stream, started, payload, error, output,
+                write_logs=True):
         duration_ms = (time.time() - started) * 1000
         log = (f"START RequestId: {request_id} Version: $LATEST\n{output}"
                f"END RequestId: {request_id}\n"
                f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
                f"Memory Size: {function.memory_size} MB\n")
-        self._save_logs(function, log_stream, log)
+        if write_logs:
+            self._save_logs(function, log_stream, log)
         return InvocationResult(request_id, payload, error, log, duration_ms)
 
     @staticmethod
@@ -269,10 +306,21 @@ class LambdaRunner:
         if invocation_type == "DryRun":
             return b""
         if invocation_type == "Event":
+            try:  # Lambda refuses the invocation itself when it may not create the ENIs
+                self.check_service_permissions(function, "")
+            except ExecutionRoleDenied as exc:
+                from moto.awslambda.exceptions import InvalidParameterValueException
+
+                raise InvalidParameterValueException(str(exc)) from None
             threading.Thread(target=self.run, args=(function, event), daemon=True,
                              name=f"lambda-event-{function.function_name}").start()
             return b""
-        result = self.run(function, event)
+        try:
+            result = self.run(function, event)
+        except ExecutionRoleDenied as exc:
+            from moto.awslambda.exceptions import InvalidParameterValueException
+
+            raise InvalidParameterValueException(str(exc)) from None
         if result.error:
             response_headers["x-amz-function-error"] = "Unhandled"
         tail = result.log.encode("utf-8")[-LOG_TAIL_BYTES:]
@@ -283,6 +331,10 @@ class LambdaRunner:
 
 class FunctionCodeMissing(RuntimeError):
     pass
+
+
+class ExecutionRoleDenied(RuntimeError):
+    """Lambda may not do with the function's role what running it needs (its ENIs)."""
 
 
 class Worker:

@@ -70,6 +70,27 @@ EXPECTED_SIGNATURES = [
     ("moto.ec2.models", "EC2Backend.detach_internet_gateway", ["internet_gateway_id", "vpc_id"]),
     ("moto.ec2.models", "EC2Backend.delete_internet_gateway", ["internet_gateway_id"]),
     ("moto.ec2.models", "EC2Backend.delete_vpc_endpoints", ["vpce_ids"]),
+    ("moto.iam.models", "Role.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.iam.models", "Role.update_from_cloudformation_json",
+     ["original_resource", "new_resource_name", "cloudformation_json", "account_id",
+      "region_name"]),
+    ("moto.iam.models", "Role.put_policy", ["policy_name", "policy_json"]),
+    ("moto.iam.models", "Role.delete_policy", ["policy_name"]),
+    ("moto.iam.models", "IAMBackend.attach_role_policy", ["policy_arn", "role_name"]),
+    ("moto.iam.models", "IAMBackend.detach_role_policy", ["policy_arn", "role_name"]),
+    ("moto.iam.models", "IAMBackend.put_role_permissions_boundary",
+     ["role_name", "permissions_boundary"]),
+    ("moto.iam.models", "IAMBackend.delete_role_permissions_boundary", ["role_name"]),
+    ("moto.iam.models", "IAMBackend.create_policy_version",
+     ["policy_arn", "policy_document", "set_as_default"]),
+    ("moto.iam.models", "IAMBackend.delete_policy_version", ["policy_arn", "version_id"]),
+    ("moto.iam.models", "AWSManagedPolicy.from_data",
+     ["name", "account_id", "region_name", "data"]),
+    ("moto.sts.models", "STSBackend.assume_role",
+     ["region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]),
+    ("moto.sts.models", "STSBackend.get_assumed_role_from_access_key", ["access_key_id"]),
+    ("moto.kms.models", "KmsBackend.describe_key", ["key_id"]),
     ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
 ]
@@ -114,6 +135,11 @@ def check():
                 and not _applied:
             problems.append(f"{module_name}.{class_name} now has delete(): "
                             "cloudformation_fixes may not need to add one")
+    from moto.iam.models import ManagedPolicy
+
+    if "update_from_cloudformation_json" in vars(ManagedPolicy) and not _applied:
+        problems.append("moto.iam.models.ManagedPolicy now has its own CloudFormation update: "
+                        "cloudformation_fixes may not need to add one")
     from moto.cloudformation import parsing
 
     if any(model.__module__.startswith("moto.") for model in parsing.get_model_list()

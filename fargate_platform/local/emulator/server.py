@@ -1,7 +1,9 @@
 """Serves moto's WSGI application on 127.0.0.1, plus the emulator's own few requests.
 
-Requests under /_fargate_platform/ are the emulator's; everything else goes to
-moto's DomainDispatcherApplication unchanged:
+Requests under /_fargate_platform/ are the emulator's (unsigned, not judged); everything
+else is counted (api_calls.py), judged by IAM when a role's credentials signed it
+(iam_enforcement.py: a denied request gets the service's AccessDenied error, an unknown
+key InvalidClientTokenId), and then goes to moto's DomainDispatcherApplication unchanged:
 
     PUT  /_fargate_platform/cfn-response/<RequestId>   a custom resource's answer
     GET  /_fargate_platform/health                     {"status": "ok", ...}
@@ -19,6 +21,7 @@ import threading
 from fargate_platform.errors import PlatformError
 from fargate_platform.local.emulator import custom_resources
 from fargate_platform.local.emulator.api_calls import ApiCallCounter
+from fargate_platform.local.emulator.iam_enforcement import Enforcer
 
 CONTROL_PREFIX = "/_fargate_platform/"
 LISTEN_HOST = "127.0.0.1"  # never another interface: the emulator has no authentication
@@ -31,11 +34,17 @@ class EmulatorApp:
         self.moto_app = moto_app
         self.emulator = emulator
         self.api_calls = ApiCallCounter()
+        self.iam = Enforcer()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith(CONTROL_PREFIX):
             self.api_calls.record(environ)
+            refused = self.iam.check(environ)  # IAM, as AWS decides it (iam_enforcement.py)
+            if refused is not None:
+                status, headers, body = refused
+                start_response(status, headers)
+                return [body] if environ.get("REQUEST_METHOD") != "HEAD" else []
             return self.moto_app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         status, document = self.control(method, path[len(CONTROL_PREFIX):], environ)

@@ -21,6 +21,10 @@ from fargate_platform.local.postgres import LocalPostgres
 REPO = Path(__file__).resolve().parents[3]
 EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
 REGION = "eu-west-1"
+# What the test functions may do with their role: write their logs and SSM parameters.
+FUNCTION_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Resource": "*",
+    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "ssm:PutParameter"]}]}
 
 
 def free_port():
@@ -111,9 +115,15 @@ class Emulator:
             trust = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                 "Action": "sts:AssumeRole"}]}
+            name = self.unique("role")
             self._role = self.client("iam").create_role(
-                RoleName=self.unique("role"), AssumeRolePolicyDocument=json.dumps(trust),
+                RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
             )["Role"]["Arn"]
+            # The emulator judges the functions' calls under their role (iam_enforcement):
+            # what the test functions do, and Lambda's writing of their logs.
+            self.client("iam").put_role_policy(
+                RoleName=name, PolicyName="test-functions",
+                PolicyDocument=json.dumps(FUNCTION_POLICY))
         return self._role
 
     def stack(self, name):

@@ -50,7 +50,11 @@ def template(function_key, bucket, journal, timeout=5, **props):
             "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
                 "Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole"}]}}},
+                    "Action": "sts:AssumeRole"}]},
+                "Policies": [{"PolicyName": "journal", "PolicyDocument": {
+                    "Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Resource": "*", "Action": [
+                            "ssm:PutParameter", "logs:CreateLogStream", "logs:PutLogEvents"]}]}}]}},
             "Function": {"Type": "AWS::Lambda::Function", "Properties": {
                 "Runtime": "python3.12", "Handler": "cr.handler", "Timeout": timeout,
                 "Role": {"Fn::GetAtt": ["Role", "Arn"]},

@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 PROFILE = "fargate-platform-local"
-DUMMY_KEY = "testing"  # the emulator accepts any credentials; these are not secrets
+# The operator's key: the emulator allows it everything, as an administrator, and refuses
+# every key it did not issue (iam_enforcement.py). Not a secret: it reaches 127.0.0.1 only.
+DUMMY_KEY = "testing"
 
 
 class AwsProfileFile:

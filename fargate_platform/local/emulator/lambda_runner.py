@@ -58,7 +58,7 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from fargate_platform.local.emulator import context, iam_enforcement
+from fargate_platform.local.emulator import context, iam_enforcement, iam_state
 from fargate_platform.local.emulator.lambda_bootstrap import MARKER
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
@@ -188,7 +188,7 @@ class LambdaRunner:
         key = (function.function_arn, function.role)
         with self._credentials_lock:
             if key not in self._credentials:
-                self._credentials[key] = iam_enforcement.assume_role_for(
+                self._credentials[key] = iam_state.assume_role_for(
                     function.role, function.function_name, function.region)
             return self._credentials[key]
 

@@ -6,6 +6,8 @@ and its own AWS config files, so that a developer's own local platform is not
 touched:
 
   admin-secret fault -> launch -> isolation -> relaunch changes nothing
+  -> the functions called as their roles, nothing denied -> a permission removed from
+  the bootstrap role fails the next launch naming it, restored it passes
   -> add a service -> delete keeps data / relaunch restores -> purge
   -> bootstrap timeout fault -> PostgreSQL stopped fault -> bad service config
   -> `sceptre delete local` keeps the data, `local up` restores it
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -138,6 +141,10 @@ class LocalProject:
                             priorities[host] = rule["Priority"]
         return priorities
 
+    def control(self, route):
+        with urllib.request.urlopen(f"{self.url}/_fargate_platform/{route}", timeout=30) as response:
+            return json.loads(response.read())
+
     def function_config(self, name):
         return self.client("lambda").get_function_configuration(FunctionName=name)
 
@@ -245,6 +252,43 @@ def test_a_relaunch_changes_nothing(project):
             for s in SERVICES} == before_passwords
     assert project.parameter(f"{ROOT}/rds/admin-password")["Version"] == admin
     assert project.rule_priorities() == before_priorities
+
+
+def test_each_function_called_as_its_own_role_and_nothing_was_denied(project):
+    """The emulator judged the functions' requests under their roles (iam_enforcement.py):
+    each role's own calls, every one allowed."""
+    decisions = project.control("iam-decisions")
+    roles = {kind: [name for name in decisions if kind in name] for kind in ("BootstrapRole", "AdminSecretRole")}
+    assert all(len(found) == 1 for found in roles.values()), decisions
+    bootstrap, admin_secret = decisions[roles["BootstrapRole"][0]], decisions[roles["AdminSecretRole"][0]]
+    assert {"ssm:GetParameter", "ssm:PutParameter", "ssm:DescribeParameters", "kms:Encrypt",
+            "kms:Decrypt"} <= set(bootstrap), bootstrap
+    assert {"ssm:GetParameter", "ssm:PutParameter", "kms:Encrypt"} <= set(admin_secret), admin_secret
+    denied = {(role, action): outcome for role, actions in decisions.items()
+              for action, outcome in actions.items() if outcome["denied"]}
+    assert not denied
+
+
+def test_a_permission_removed_from_a_function_role_fails_the_next_launch_naming_it(project):
+    """ssm:DescribeParameters is used only once a service's credentials exist (is the kept
+    parameter under the current key?): removed from the bootstrap role of an rds stack that
+    exists, the next launch of a service fails at once with AWS's AccessDenied for it, and
+    passes again once the permission is back."""
+    rds = project.dir / "templates" / "rds.py"
+    original = rds.read_text()
+    assert original.count("            common.describe_parameters_statement(),\n") == 1
+    rds.write_text(original.replace("            common.describe_parameters_statement(),\n", ""))
+    try:
+        assert_ok(project.sceptre("launch", "-y", "local/rds.yaml"))
+        failed = project.sceptre("launch", "-y", "local/services/order")
+    finally:
+        rds.write_text(original)
+    assert failed.returncode != 0, failed
+    assert "AccessDeniedException" in failed.output and "ssm:DescribeParameters" in failed.output, failed
+    assert "BootstrapRole" in failed.output and "because no identity-based policy allows" in failed.output, failed
+    assert failed.seconds < 60, failed
+    assert_ok(project.sceptre("launch", "-y", "local/rds.yaml"))
+    assert_ok(project.sceptre("launch", "-y", "local/services/order"))
 
 
 def test_a_third_service_gets_its_database_and_a_distinct_priority(project):

@@ -18,12 +18,13 @@ still has the functions it patches with the signatures it expects):
    credentials of its execution role (assumed through moto's STS, session name =
    the function's name); logs go to the emulator's CloudWatch Logs when the role
    may write them, and a VPC function whose role may not manage its network
-   interfaces fails to invoke, as on AWS.
+   interfaces fails to invoke, as on AWS. The warm environments: lambda_workers.
 2. custom_resources: Lambda-backed custom resources get a ResponseURL that
    reaches this emulator; Create/Update/Delete run the function and wait for its
-   answer; FAILED fails the resource, and a failed stack operation rolls the
-   stack back (ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE / DELETE_FAILED)
-   with the reason in its events instead of hanging.
+   answer; FAILED fails the resource. stack_operations: a failed stack operation
+   rolls the stack back (ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE /
+   DELETE_FAILED) with the reason in its events instead of hanging, and a stack's
+   resources are deleted newest first.
 3. rds_cluster: AWS::RDS::DBCluster (aurora-postgresql) is backed by the real
    local PostgreSQL server (fargate_platform.local.postgres.LocalPostgres, state
    in <state-dir>/postgres, started when the emulator starts): the master user
@@ -48,9 +49,11 @@ still has the functions it patches with the signatures it expects):
    UnauthorizedOperation) with AWS's "User: ... is not authorized to perform: ..."
    message; a request it cannot judge is denied, never allowed silently. The local
    profile's key ("testing", aws_profile.DUMMY_KEY) is the operator's and is not
-   judged; any other key is refused (InvalidClientTokenId).
+   judged; any other key is refused (InvalidClientTokenId). Its parts:
+   signed_requests (who signed, what is asked), iam_state (moto's roles, policies
+   and keys as IAM sees them), iam_errors (AWS's answers per protocol).
 
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py; unsigned, not judged): custom-resource responses, health, the API-call
-counter and the PostgreSQL server. Everything else is judged (5.), then moto's.
+counter, the IAM decisions by role and the PostgreSQL server. Everything else is judged (5.), then moto's.
 """

@@ -33,6 +33,7 @@ not evaluated; tag conditions see only the role's own tags (aws:PrincipalTag/*).
 """
 import sys
 import threading
+from collections import Counter
 import traceback
 from dataclasses import dataclass
 
@@ -58,16 +59,15 @@ NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 # -- the decision -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-
-
 class Denial:
     action: str
     resource: str
     reason: str
 
 
-def decide(call, session, region):
-    """None if every request of the call is allowed, else the first Denial."""
+def decide(call, session, region, record=None):
+    """None if every request of the call is allowed, else the first Denial; `record(request,
+    allowed)` is told each decision."""
     account = session.account_id
     if f"{call.service}:{call.operation}" in NO_PERMISSION_NEEDED:
         return None
@@ -85,6 +85,8 @@ def decide(call, session, region):
             key_policy = keys.policy_of(request.resource)
         decision = iam_policy.decide(request, identity=policies.identity,
                                      boundary=policies.boundary, resource_policy=key_policy)
+        if record is not None:
+            record(request, decision.allowed)
         if not decision.allowed:
             return Denial(request.action, request.resource, decision.reason)
     return None
@@ -129,6 +131,20 @@ class Enforcer:
         self.log = log
         self._lock = threading.Lock()
         self._sessions = {}  # access key -> moto's AssumedRole
+        self._decisions = Counter()  # (role name, action, "allowed" or "denied") -> requests
+
+    def _record(self, request, allowed):
+        with self._lock:
+            self._decisions[(request.principal.rsplit("/", 1)[-1], request.action,
+                             "allowed" if allowed else "denied")] += 1
+
+    def decisions(self):
+        """{role name: {action: {"allowed": n, "denied": n}}}: every request judged so far."""
+        with self._lock:
+            found = {}
+            for (role, action, outcome), count in sorted(self._decisions.items()):
+                found.setdefault(role, {}).setdefault(action, {"allowed": 0, "denied": 0})[outcome] = count
+            return found
 
     def _session(self, access_key):
         with self._lock:
@@ -154,7 +170,7 @@ class Enforcer:
                                   environ.get("CONTENT_TYPE") or None)
         try:
             call = call_of(environ, signature)
-            denial = decide(call, session, signature.region)
+            denial = decide(call, session, signature.region, self._record)
         except Exception as exc:  # noqa: BLE001 - Unjudgeable, UnknownOperation, a bug: denied
             if not isinstance(exc, (Unjudgeable, service_authorization.UnknownOperation,
                                     iam_policy.UnknownConditionKey,

@@ -52,8 +52,6 @@ def _document(value):
 
 
 @dataclass
-
-
 class RolePolicies:
     identity: list
     boundary: object  # a policy document, or None when the role has no boundary

@@ -13,6 +13,7 @@ from fargate_platform.local.emulator import (
     lambda_runner,
     rds_cluster,
     cloudformation_fixes,
+    stack_operations,
 )
 
 PINNED_MOTO_VERSION = "5.2.5"
@@ -166,6 +167,7 @@ def apply_all():
                           + "\n- ".join(problems))
     lambda_runner.apply()
     custom_resources.apply()
+    stack_operations.apply()
     rds_cluster.apply()
     cloudformation_fixes.apply()
     _applied = True

@@ -9,6 +9,7 @@ key InvalidClientTokenId), and then goes to moto's DomainDispatcherApplication u
     GET  /_fargate_platform/health                     {"status": "ok", ...}
     GET  /_fargate_platform/postgres                   the PostgreSQL server's facts
     POST /_fargate_platform/postgres                   start it if it is not running
+    GET  /_fargate_platform/iam-decisions              the requests roles signed, by role, action, outcome
     GET  /_fargate_platform/api-calls                  the AWS calls served, by operation
     DELETE /_fargate_platform/api-calls                the same, then zero (api_calls.py)
 """
@@ -65,6 +66,8 @@ class EmulatorApp:
             return 200, {"status": "ok", "pid": os.getpid(), "moto_version": moto.__version__,
                          "state_dir": str(self.emulator.state_dir),
                          "endpoint_url": self.emulator.endpoint_url}
+        if route == "iam-decisions" and method == "GET":
+            return 200, self.iam.decisions()
         if route == "api-calls" and method in ("GET", "DELETE"):
             return 200, self.api_calls.snapshot(reset=method == "DELETE")
         if route == "postgres" and method in ("GET", "POST"):

@@ -22,8 +22,6 @@ class Unjudgeable(Exception):
 # -- who signed ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-
-
 class Signature:
     access_key: str
     region: str
@@ -75,8 +73,6 @@ def _flattened(pairs):
 
 
 @functools.lru_cache(maxsize=None)
-
-
 def _rest_operations(service):
     """[(method, path regex, literal query, required query/header members, name)] of a
     REST service, from botocore's model; [] for one botocore has no REST model for."""

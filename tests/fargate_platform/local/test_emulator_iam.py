@@ -84,6 +84,8 @@ def test_a_role_gets_what_its_policy_allows_and_is_denied_the_rest(emulator):
         "action")
     # The operator's key is not judged.
     assert ssm.get_parameter(Name=other)["Parameter"]["Value"] == "v"
+    # Each decision is told by role and action; the operator's calls are not among them.
+    assert emulator.control("iam-decisions")[role.name] == {"ssm:GetParameter": {"allowed": 1, "denied": 1}}
 
 
 def test_the_permissions_boundary_limits_what_the_policy_allows(emulator):

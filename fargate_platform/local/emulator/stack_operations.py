@@ -1,0 +1,247 @@
+"""Patch 2b: a failed stack operation ends, as CloudFormation's does.
+
+moto behaviour replaced:
+- A resource that raises during create_stack/update_stack/delete_stack leaves
+  moto's stack in *_IN_PROGRESS for ever (or drops it, on delete), because moto
+  creates resources inside the API call and has no rollback.
+- `moto.cloudformation.parsing.ResourceMap.delete` deletes a stack's resources in
+  set order (random between runs), so a custom resource could outlive the function
+  that must answer its Delete.
+
+What runs instead:
+- create_stack/update_stack/delete_stack of moto's CloudFormation backend are
+  wrapped: a failing resource adds a *_FAILED event naming it and its reason, then
+  a create is rolled back (the resources made so far are deleted, status
+  ROLLBACK_COMPLETE, so that a relaunch deletes and recreates the stack as
+  against AWS), an update is rolled back in moto's bookkeeping (the previous
+  template is the stack's again, status UPDATE_ROLLBACK_COMPLETE, so that a rerun
+  redoes the whole update), and a delete leaves the stack in DELETE_FAILED.
+  Each resource's failure is remembered for the rest of that operation, because
+  moto retries failing resources several times within one update or delete.
+- delete_in_reverse_creation_order: the
+  same passes and DeletionPolicy Retain handling, newest resource first (moto
+  creates a resource's dependencies before it, so this is dependency order), and
+  a refused delete stops there, keeping what the refusing resource depends on.
+"""
+import threading
+
+_operation = threading.local()  # failures already seen in the running stack operation
+
+
+class ResourceFailure(Exception):
+    """A resource could not be created, updated or deleted; the reason is shown in the events."""
+
+    def __init__(self, logical_id, resource_type, reason):
+        super().__init__(reason)
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.reason = reason
+
+
+def seen_failure(logical_id):
+    """The failure of `logical_id` already seen in the running operation (moto retries a
+    failing resource several times within one update or delete), or None."""
+    failures = getattr(_operation, "failures", None)
+    return failures.get(logical_id) if failures is not None else None
+
+
+def remember_failure(failure):
+    failures = getattr(_operation, "failures", None)
+    if failures is not None:
+        failures[failure.logical_id] = failure
+
+
+# -- stack operations that end ------------------------------------------------------------
+
+
+class _Operation:
+    """Remembers resource failures for one stack operation (moto retries failing resources)."""
+
+    def __enter__(self):
+        self.previous = getattr(_operation, "failures", None)
+        _operation.failures = {}
+        return self
+
+    def __exit__(self, *exc_info):
+        _operation.failures = self.previous
+
+
+def _failure(exc):
+    if isinstance(exc, ResourceFailure):
+        return exc
+    return ResourceFailure(None, None, f"{type(exc).__name__}: {exc}")
+
+
+def _add_event(stack, status, reason=None, logical_id=None, resource_type=None):
+    from moto.cloudformation.models import Event
+
+    if logical_id is None:
+        stack._add_stack_event(status, resource_status_reason=reason)
+        return
+    stack.events.append(Event(
+        stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+        physical_resource_id="", resource_type=resource_type or "", resource_status=status,
+        resource_status_reason=reason, resource_properties=None))
+
+
+def _report(stack, failure, status, summary):
+    if failure.logical_id:
+        _add_event(stack, status, failure.reason, failure.logical_id, failure.resource_type)
+        return f"The following resource(s) failed to {summary}: [{failure.logical_id}]. "
+    return f"{failure.reason}. "
+
+
+def _forget_deleted(stack):
+    """Keep only the resources that still exist, and no outputs.
+
+    moto creates resources lazily when anything (DescribeStacks' outputs,
+    DescribeStackResources) looks them up: without this, reading a rolled-back or
+    half-deleted stack would create its deleted resources again.
+    """
+    from moto.cloudformation.parsing import OutputMap
+
+    resource_map = stack.resource_map
+    resource_map._resource_json_map = {
+        name: definition for name, definition in resource_map._resource_json_map.items()
+        if name in resource_map._parsed_resources}
+    stack.output_map = OutputMap(resource_map, {}, stack.stack_id)
+
+
+def roll_back_create(stack, exc):
+    failure = _failure(exc)
+    prefix = _report(stack, failure, "CREATE_FAILED", "create")
+    stack.status = "ROLLBACK_IN_PROGRESS"
+    _add_event(stack, "ROLLBACK_IN_PROGRESS", prefix + "Rollback requested by user.")
+    try:
+        stack.resource_map.delete()
+    except Exception as delete_error:  # noqa: BLE001 - reported in the stack's events
+        _forget_deleted(stack)
+        stack.status = "ROLLBACK_FAILED"
+        _add_event(stack, "ROLLBACK_FAILED", f"{_failure(delete_error).reason}")
+        return
+    _forget_deleted(stack)
+    stack.status = "ROLLBACK_COMPLETE"
+    _add_event(stack, "ROLLBACK_COMPLETE")
+
+
+def wrap_create_stack(original):
+    def create_stack(self, *args, **kwargs):
+        before = set(self.stacks)
+        with _Operation():
+            try:
+                return original(self, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
+                new = [stack for key, stack in self.stacks.items() if key not in before]
+                if not new:
+                    raise  # rejected before the stack existed: an API error, as in AWS
+                roll_back_create(new[0], exc)
+                return new[0]
+
+    create_stack.__wrapped__ = original
+    return create_stack
+
+
+def wrap_update_stack(original):
+    def update_stack(self, name, *args, **kwargs):
+        stack = self.get_stack(name)
+        resource_map = stack.resource_map
+        saved = (stack.template, stack.parameters, resource_map._template,
+                 resource_map._resource_json_map, resource_map.input_parameters)
+        with _Operation():
+            try:
+                return original(self, name, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
+                failure = _failure(exc)
+                prefix = _report(stack, failure, "UPDATE_FAILED", "update")
+                stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+                _add_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", prefix.strip())
+                (stack.template, stack.parameters, resource_map._template,
+                 resource_map._resource_json_map, resource_map.input_parameters) = saved
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
+                stack.status = "UPDATE_ROLLBACK_COMPLETE"
+                _add_event(stack, "UPDATE_ROLLBACK_COMPLETE")
+                return stack
+
+    update_stack.__wrapped__ = original
+    return update_stack
+
+
+def wrap_delete_stack(original):
+    def delete_stack(self, name_or_stack_id):
+        stack = self.stacks.get(name_or_stack_id) or next(
+            (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+        with _Operation():
+            try:
+                return original(self, name_or_stack_id)
+            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
+                if stack is None:
+                    raise
+                failure = _failure(exc)
+                prefix = _report(stack, failure, "DELETE_FAILED", "delete")
+                self.stacks[stack.stack_id] = stack  # moto had dropped it before deleting
+                _forget_deleted(stack)
+                stack.status = "DELETE_FAILED"
+                _add_event(stack, "DELETE_FAILED", prefix.strip())
+
+    delete_stack.__wrapped__ = original
+    return delete_stack
+
+
+def delete_in_reverse_creation_order(self):
+    """ResourceMap.delete with a dependency-safe order (see the module docstring).
+
+    A resource whose function refuses the delete (ResourceFailure) stops the
+    deletion there, so what it depends on (its function, for a start) is kept,
+    as CloudFormation keeps it; moto's own errors are retried in later passes.
+    """
+    created = [name for name in reversed(list(self._parsed_resources))
+               if name in self._resource_json_map]
+    remaining = [name for name in created
+                 if self._resource_json_map[name].get("DeletionPolicy") != "Retain"]
+    last_error = None
+    while remaining:
+        progressed = False
+        for name in list(remaining):
+            resource = self._parsed_resources.get(name)
+            try:
+                if resource is not None and not isinstance(resource, str):
+                    self._delete_resource(resource, self._resource_json_map[name])
+                    self._parsed_resources.pop(name, None)
+            except ResourceFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried in the next pass, like moto
+                last_error = exc
+            else:
+                remaining.remove(name)
+                progressed = True
+        if not progressed:
+            raise last_error
+
+
+def wrap_resource_step(original):
+    """Names the resource in any error of its create/update (moto's own errors too)."""
+
+    def step(logical_id, resource_json, *args, **kwargs):
+        try:
+            return original(logical_id, resource_json, *args, **kwargs)
+        except ResourceFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - becomes the resource's failure reason
+            raise ResourceFailure(logical_id, resource_json.get("Type"),
+                                  f"{type(exc).__name__}: {exc}") from exc
+
+    step.__wrapped__ = original
+    return step
+
+
+def apply():
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import CloudFormationBackend
+
+    CloudFormationBackend.create_stack = wrap_create_stack(CloudFormationBackend.create_stack)
+    CloudFormationBackend.update_stack = wrap_update_stack(CloudFormationBackend.update_stack)
+    CloudFormationBackend.delete_stack = wrap_delete_stack(CloudFormationBackend.delete_stack)
+    parsing.ResourceMap.delete = delete_in_reverse_creation_order
+    parsing.parse_and_create_resource = wrap_resource_step(parsing.parse_and_create_resource)
+    parsing.parse_and_update_resource = wrap_resource_step(parsing.parse_and_update_resource)

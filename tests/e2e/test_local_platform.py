@@ -6,7 +6,7 @@ and its own AWS config files, so that a developer's own local platform is not
 touched:
 
   admin-secret fault -> launch -> isolation -> relaunch changes nothing
-  -> the functions called as their roles, nothing denied -> a permission removed from
+  -> the functions and the tasks' starts decided as their roles, nothing denied -> a permission removed from
   the bootstrap role fails the next launch naming it, restored it passes
   -> add a service -> delete keeps data / relaunch restores -> purge
   -> bootstrap timeout fault -> PostgreSQL stopped fault -> bad service config
@@ -254,10 +254,15 @@ def test_a_relaunch_changes_nothing(project):
     assert project.rule_priorities() == before_priorities
 
 
-def test_each_function_called_as_its_own_role_and_nothing_was_denied(project):
-    """The emulator judged the functions' requests under their roles (iam_enforcement.py):
-    each role's own calls, every one allowed."""
+def test_each_function_and_each_task_start_was_decided_as_its_own_role_and_nothing_was_denied(project):
+    """The emulator judged the functions' requests under their roles (iam_enforcement.py),
+    and ECS's start of each service's tasks under its execution role (task_start.py):
+    each role's own requests, every one allowed."""
     decisions = project.control("iam-decisions")
+    executions = [actions for name, actions in decisions.items() if "ExecutionRole" in name]
+    assert len(executions) == len(SERVICES), decisions
+    for actions in executions:
+        assert {"ssm:GetParameters", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents"} <= set(actions)
     roles = {kind: [name for name in decisions if kind in name] for kind in ("BootstrapRole", "AdminSecretRole")}
     assert all(len(found) == 1 for found in roles.values()), decisions
     bootstrap, admin_secret = decisions[roles["BootstrapRole"][0]], decisions[roles["AdminSecretRole"][0]]

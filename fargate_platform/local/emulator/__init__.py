@@ -53,6 +53,14 @@ still has the functions it patches with the signatures it expects):
    signed_requests (who signed, what is asked), iam_state (moto's roles, policies
    and keys as IAM sees them), iam_errors (AWS's answers per protocol).
 
+6. task_start: a task definition keeps what its template sets (its execution and
+   task roles, network mode, size; moto drops them), and before a CloudFormation
+   create or update of an ECS service, what the ECS agent does with the execution
+   role to start each container (pull from the account's ECR, write the awslogs
+   stream, read the SSM secrets) is decided as in 5.; a denial fails the service
+   as the deployment circuit breaker does on AWS, with the stopped task's reason.
+   The tasks themselves do not run yet.
+
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py; unsigned, not judged): custom-resource responses, health, the API-call
 counter, the IAM decisions by role and the PostgreSQL server. Everything else is judged (5.), then moto's.

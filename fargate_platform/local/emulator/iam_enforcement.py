@@ -124,6 +124,31 @@ def lambda_service_denials(function, log_stream):
     return denials
 
 
+class DecisionLog:
+    """Every request judged under a role, counted by role, action and outcome (the
+    functions' own calls and, task_start.py, ECS's with an execution role)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = Counter()  # (role name, action, "allowed" or "denied") -> requests
+
+    def record(self, request, allowed):
+        with self._lock:
+            self._counts[(request.principal.rsplit("/", 1)[-1], request.action,
+                          "allowed" if allowed else "denied")] += 1
+
+    def snapshot(self):
+        """{role name: {action: {"allowed": n, "denied": n}}}."""
+        with self._lock:
+            found = {}
+            for (role, action, outcome), count in sorted(self._counts.items()):
+                found.setdefault(role, {}).setdefault(action, {"allowed": 0, "denied": 0})[outcome] = count
+            return found
+
+
+DECISIONS = DecisionLog()
+
+
 class Enforcer:
     """Judges a WSGI request before moto: None to let it through, else the error to send."""
 
@@ -131,20 +156,6 @@ class Enforcer:
         self.log = log
         self._lock = threading.Lock()
         self._sessions = {}  # access key -> moto's AssumedRole
-        self._decisions = Counter()  # (role name, action, "allowed" or "denied") -> requests
-
-    def _record(self, request, allowed):
-        with self._lock:
-            self._decisions[(request.principal.rsplit("/", 1)[-1], request.action,
-                             "allowed" if allowed else "denied")] += 1
-
-    def decisions(self):
-        """{role name: {action: {"allowed": n, "denied": n}}}: every request judged so far."""
-        with self._lock:
-            found = {}
-            for (role, action, outcome), count in sorted(self._decisions.items()):
-                found.setdefault(role, {}).setdefault(action, {"allowed": 0, "denied": 0})[outcome] = count
-            return found
 
     def _session(self, access_key):
         with self._lock:
@@ -170,7 +181,7 @@ class Enforcer:
                                   environ.get("CONTENT_TYPE") or None)
         try:
             call = call_of(environ, signature)
-            denial = decide(call, session, signature.region, self._record)
+            denial = decide(call, session, signature.region, DECISIONS.record)
         except Exception as exc:  # noqa: BLE001 - Unjudgeable, UnknownOperation, a bug: denied
             if not isinstance(exc, (Unjudgeable, service_authorization.UnknownOperation,
                                     iam_policy.UnknownConditionKey,

@@ -14,6 +14,7 @@ from fargate_platform.local.emulator import (
     rds_cluster,
     cloudformation_fixes,
     stack_operations,
+    task_start,
 )
 
 PINNED_MOTO_VERSION = "5.2.5"
@@ -92,6 +93,19 @@ EXPECTED_SIGNATURES = [
      ["region_name", "role_session_name", "role_arn", "policy", "duration", "external_id"]),
     ("moto.sts.models", "STSBackend.get_assumed_role_from_access_key", ["access_key_id"]),
     ("moto.kms.models", "KmsBackend.describe_key", ["key_id"]),
+    ("moto.ecs.models", "TaskDefinition.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.ecs.models", "TaskDefinition.update_from_cloudformation_json",
+     ["original_resource", "new_resource_name", "cloudformation_json", "account_id", "region_name"]),
+    ("moto.ecs.models", "Service.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.ecs.models", "Service.update_from_cloudformation_json",
+     ["original_resource", "new_resource_name", "cloudformation_json", "account_id", "region_name"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.register_task_definition",
+     ["family", "container_definitions", "volumes", "network_mode", "tags", "placement_constraints",
+      "requires_compatibilities", "cpu", "memory", "task_role_arn", "execution_role_arn",
+      "proxy_configuration", "inference_accelerators", "runtime_platform", "ipc_mode", "pid_mode",
+      "ephemeral_storage"]),
     ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
 ]
@@ -170,4 +184,5 @@ def apply_all():
     stack_operations.apply()
     rds_cluster.apply()
     cloudformation_fixes.apply()
+    task_start.apply()
     _applied = True

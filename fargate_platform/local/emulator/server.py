@@ -22,6 +22,7 @@ import threading
 from fargate_platform.errors import PlatformError
 from fargate_platform.local.emulator import custom_resources
 from fargate_platform.local.emulator.api_calls import ApiCallCounter
+from fargate_platform.local.emulator import iam_enforcement
 from fargate_platform.local.emulator.iam_enforcement import Enforcer
 
 CONTROL_PREFIX = "/_fargate_platform/"
@@ -67,7 +68,7 @@ class EmulatorApp:
                          "state_dir": str(self.emulator.state_dir),
                          "endpoint_url": self.emulator.endpoint_url}
         if route == "iam-decisions" and method == "GET":
-            return 200, self.iam.decisions()
+            return 200, iam_enforcement.DECISIONS.snapshot()
         if route == "api-calls" and method in ("GET", "DELETE"):
             return 200, self.api_calls.snapshot(reset=method == "DELETE")
         if route == "postgres" and method in ("GET", "POST"):

@@ -158,7 +158,7 @@ class LocalPlatform:
         env = {**os.environ, "PYTHONPATH": str(package_root())}
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
-                [str(python), "-m", "fargate_platform.local.emulator", "--port", str(self.port),
+                [str(python), "-m", "emulator", "--port", str(self.port),
                  "--state-dir", str(self.state_dir)],
                 cwd=self.project_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -183,7 +183,7 @@ class LocalPlatform:
             argv = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return bool(self.running())  # no /proc: ask the emulator itself
-        return (b"fargate_platform.local.emulator" in argv
+        return (b"emulator" in argv
                 and str(self.state_dir).encode() in argv)
 
     def ensure_database(self):

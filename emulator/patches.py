@@ -8,7 +8,7 @@ runs the same check, plus tests showing that plain moto still lacks each feature
 """
 import inspect
 
-from fargate_platform.local.emulator import (
+from emulator import (
     custom_resources,
     lambda_runner,
     rds_cluster,

@@ -31,8 +31,8 @@ import json
 import threading
 import uuid
 
-from fargate_platform.local.emulator import context, lambda_runner
-from fargate_platform.local.emulator.stack_operations import ResourceFailure, remember_failure, seen_failure
+from emulator import context, lambda_runner
+from emulator.stack_operations import ResourceFailure, remember_failure, seen_failure
 
 RESPONSE_PATH = "/_fargate_platform/cfn-response/"
 DEFAULT_SERVICE_TIMEOUT = 3600  # CloudFormation's default when ServiceTimeout is absent

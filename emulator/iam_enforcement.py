@@ -39,16 +39,16 @@ from dataclasses import dataclass
 
 from fargate_platform import aws_requests, iam_policy, service_authorization
 from fargate_platform.local.aws_profile import DUMMY_KEY
-from fargate_platform.local.emulator import api_calls
-from fargate_platform.local.emulator.iam_errors import (
+from emulator import api_calls
+from emulator.iam_errors import (
     ACCESS_DENIED,
     UNKNOWN_KEY,
     denial_message,
     error_response,
     protocol_of,
 )
-from fargate_platform.local.emulator.iam_state import MotoKeys, assumed_role, role_policies
-from fargate_platform.local.emulator.signed_requests import Unjudgeable, call_of, signature_of, with_iam_paths
+from emulator.iam_state import MotoKeys, assumed_role, role_policies
+from emulator.signed_requests import Unjudgeable, call_of, signature_of, with_iam_paths
 
 OPERATOR_KEY = DUMMY_KEY
 # Actions AWS authorizes for every caller: "No permissions are required to perform this

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from fargate_platform.local.emulator.signed_requests import Unjudgeable
+from emulator.signed_requests import Unjudgeable
 
 
 def assumed_role(access_key):

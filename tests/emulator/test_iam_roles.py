@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"

@@ -55,8 +55,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
-from fargate_platform.local.emulator import context, iam_enforcement, iam_state
-from fargate_platform.local.emulator.lambda_workers import Worker, WorkerPool
+from emulator import context, iam_enforcement, iam_state
+from emulator.lambda_workers import Worker, WorkerPool
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from botocore.exceptions import WaiterError
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-EMULATOR_PYTHON = Path(__file__).resolve().parents[3] / ".venvs" / "emulator" / "bin" / "python"
+EMULATOR_PYTHON = Path(__file__).resolve().parents[2] / ".venvs" / "emulator" / "bin" / "python"
 
 
 def template(emulator, secret, statements):

@@ -1,12 +1,12 @@
-"""python -m fargate_platform.local.emulator --port P --state-dir D [--lazy-postgres]"""
+"""python -m emulator --port P --state-dir D [--lazy-postgres]"""
 import argparse
 import sys
 
-from fargate_platform.local.emulator import context, server
+from emulator import context, server
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fargate_platform.local.emulator",
+    parser = argparse.ArgumentParser(prog="python -m emulator",
                                      description="The local AWS emulator (moto + the layer)")
     parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1")
     parser.add_argument("--state-dir", required=True,

@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
 REGION = "eu-west-1"
 
@@ -34,7 +34,7 @@ def run_in_emulator_venv(code):
 
 def test_moto_is_the_pinned_version_with_the_functions_the_patches_expect():
     problems = run_in_emulator_venv(
-        "import json; from fargate_platform.local.emulator import patches; "
+        "import json; from emulator import patches; "
         "print(json.dumps(patches.check()))")
     assert problems == []
     pins = (REPO / "requirements" / "emulator.txt").read_text()
@@ -47,7 +47,7 @@ def test_the_check_notices_a_changed_signature():
         "import json\n"
         "from moto.awslambda.models import LambdaFunction\n"
         "LambdaFunction.invoke = lambda self, body, headers: None\n"
-        "from fargate_platform.local.emulator import patches\n"
+        "from emulator import patches\n"
         "print(json.dumps(patches.check()))")
     assert len(problems) == 1 and "LambdaFunction.invoke" in problems[0]
 
@@ -235,7 +235,7 @@ def test_plain_moto_leaves_these_resources_behind_when_their_stack_is_deleted():
     leftovers = run_in_emulator_venv(
         "import importlib, json\n"
         "from moto.cloudformation import parsing\n"
-        "from fargate_platform.local.emulator.cloudformation_fixes import MISSING_DELETES\n"
+        "from emulator.cloudformation_fixes import MISSING_DELETES\n"
         "found = []\n"
         "for module, name, _ in MISSING_DELETES:\n"
         "    model = getattr(importlib.import_module(module), name)\n"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
 from fargate_platform import aws_requests
-from fargate_platform.local.emulator import api_calls
+from emulator import api_calls
 
 _AUTHORIZATION = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _SIGV2 = re.compile(r"^AWS ([^:\s]+):")

@@ -18,7 +18,7 @@ import pytest
 
 from fargate_platform.local.postgres import LocalPostgres
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
 REGION = "eu-west-1"
 # What the test functions may do with their role: write their logs and SSM parameters.
@@ -144,7 +144,7 @@ def emulator():
     log_path = state_dir / "emulator.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(EMULATOR_PYTHON), "-m", "fargate_platform.local.emulator", "--port", str(port),
+            [str(EMULATOR_PYTHON), "-m", "emulator", "--port", str(port),
              "--state-dir", str(state_dir)],
             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log,
             stderr=subprocess.STDOUT,

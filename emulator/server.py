@@ -20,10 +20,10 @@ import sys
 import threading
 
 from fargate_platform.errors import PlatformError
-from fargate_platform.local.emulator import custom_resources
-from fargate_platform.local.emulator.api_calls import ApiCallCounter
-from fargate_platform.local.emulator import iam_enforcement
-from fargate_platform.local.emulator.iam_enforcement import Enforcer
+from emulator import custom_resources
+from emulator.api_calls import ApiCallCounter
+from emulator import iam_enforcement
+from emulator.iam_enforcement import Enforcer
 
 CONTROL_PREFIX = "/_fargate_platform/"
 LISTEN_HOST = "127.0.0.1"  # never another interface: the emulator has no authentication
@@ -99,7 +99,7 @@ def serve(emulator, start_postgres=True):
     )
     from werkzeug.serving import make_server
 
-    from fargate_platform.local.emulator import patches
+    from emulator import patches
 
     patches.apply_all()
     if start_postgres:
@@ -122,7 +122,7 @@ def serve(emulator, start_postgres=True):
         server.serve_forever()
     finally:
         server.server_close()
-        from fargate_platform.local.emulator import lambda_runner
+        from emulator import lambda_runner
 
         lambda_runner.shutdown()
         emulator.database.stop()
@@ -130,5 +130,5 @@ def serve(emulator, start_postgres=True):
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover - use `python -m fargate_platform.local.emulator`
-    sys.exit("run: python -m fargate_platform.local.emulator --port P --state-dir D")
+if __name__ == "__main__":  # pragma: no cover - use `python -m emulator`
+    sys.exit("run: python -m emulator --port P --state-dir D")

@@ -35,7 +35,7 @@ import re
 
 from moto.core.common_models import CloudFormationModel
 
-from fargate_platform.local.emulator import context
+from emulator import context
 
 DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure|secretsmanager):([^}]*)\}\}")
 SUPPORTED_ENGINES = ("aurora-postgresql",)

@@ -3,12 +3,12 @@
 Runs inside .venvs/emulator (moto[server,cloudformation], pinned in
 requirements/emulator.txt), started as
 
-    PYTHONPATH=<repo> .venvs/emulator/bin/python -m fargate_platform.local.emulator \
+    PYTHONPATH=<repo> .venvs/emulator/bin/python -m emulator \
         --port 4750 --state-dir .local
 
 and serves moto's own WSGI application on 127.0.0.1 only, after applying the
 patches below (each module's docstring names the moto behaviour it replaces,
-and fargate_platform.local.emulator.patches checks, before patching, that moto
+and emulator.patches checks, before patching, that moto
 still has the functions it patches with the signatures it expects):
 
 1. lambda_runner: Lambda functions run without Docker: the function's own zip,

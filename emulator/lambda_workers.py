@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from fargate_platform.local.emulator.lambda_bootstrap import MARKER
+from emulator.lambda_bootstrap import MARKER
 
 
 class Worker:

@@ -24,9 +24,9 @@ What runs instead:
 import uuid
 
 from fargate_platform import aws_requests, iam_policy
-from fargate_platform.local.emulator import iam_enforcement
-from fargate_platform.local.emulator.iam_errors import denial_message
-from fargate_platform.local.emulator.iam_state import MotoKeys, role_policies
+from emulator import iam_enforcement
+from emulator.iam_errors import denial_message
+from emulator.iam_state import MotoKeys, role_policies
 
 # The stopped task's reason, by the step of starting it that needs the action.
 START_STEP = {

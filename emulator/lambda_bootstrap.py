@@ -81,7 +81,9 @@ def _write(path, document):
         json.dump(document, handle)
 
 
-class Environment:
+class ExecutionEnvironment:
+    """One execution environment (this process): the handler (`module.function`), imported once."""
+
     def __init__(self, handler_spec):
         self.module_name, _, self.function_name = handler_spec.rpartition(".")
         self.function = None
@@ -127,14 +129,14 @@ def main(argv):
     sys.path[:0] = [code_dir]
     sys.path.append(runtime_dir)
     request_filter = _configure_logging()
-    environment = Environment(handler_spec)
+    execution_environment = ExecutionEnvironment(handler_spec)
     for line in sys.stdin:
         if not line.strip():
             continue
         request = json.loads(line)
         request_filter.request_id = request["request_id"]
         try:
-            environment.invoke(request)
+            execution_environment.invoke(request)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

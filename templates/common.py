@@ -179,6 +179,11 @@ def role(template, title, environment, service_principal, statements, policy_nam
     return template.add_resource(iam.Role(title, **properties))
 
 
+def kms_key_arn(key_id):
+    """The ARN of a KMS key of this account and region (`*`: any of them)."""
+    return Sub(f"arn:${{AWS::Partition}}:kms:${{AWS::Region}}:${{AWS::AccountId}}:key/{key_id}")
+
+
 def ssm_parameter_arn(parameter_name_or_path):
     """The ARN of an SSM parameter (or path pattern) given its name starting with '/'."""
     return Sub(f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter_name_or_path}")

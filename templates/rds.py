@@ -73,7 +73,7 @@ def security_groups(template, environment, vpc_id, container_group_id):
     return bootstrap_group, database_group
 
 
-def database_cluster(template, environment, data_key, admin_secret, subnets, database_group):
+def database_cluster(template, environment, *, data_key, admin_secret, subnets, database_group):
     database = environment.database
     subnet_group = template.add_resource(
         rds.DBSubnetGroup(
@@ -144,7 +144,8 @@ def database_cluster(template, environment, data_key, admin_secret, subnets, dat
     return cluster
 
 
-def bootstrap_function(template, environment, data_key, cluster, subnets, bootstrap_group, logs_key, code_bucket, code_key):
+def bootstrap_function(template, environment, *, data_key, cluster, subnets, bootstrap_group, logs_key, code_bucket,
+                       code_key):
     root = environment.parameter_root
     function_name = common.name(environment, "db-bootstrap")
     log_group = common.log_group(
@@ -169,7 +170,7 @@ def bootstrap_function(template, environment, data_key, cluster, subnets, bootst
             # and are re-encrypted with the current one. Standard parameters: SSM calls Encrypt
             # and Decrypt (GenerateDataKey is for advanced ones).
             allow("UseDataKeysThroughSsm", ["kms:Decrypt", "kms:Encrypt"],
-                  Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                  common.kms_key_arn("*"),
                   {"StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com")},
                    "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(f"{root}/*")}}),
             # Lambda manages the function's network interfaces with this role, on `*` as AWS's
@@ -258,10 +259,11 @@ def sceptre_handler(sceptre_user_data):
         )
     )
     bootstrap_group, database_group = security_groups(template, environment, vpc_id.ref(), container_group.ref())
-    cluster = database_cluster(template, environment, data_key, admin_secret, subnets, database_group)
+    cluster = database_cluster(template, environment, data_key=data_key, admin_secret=admin_secret, subnets=subnets,
+                               database_group=database_group)
     function = bootstrap_function(
-        template, environment, data_key, cluster, subnets, bootstrap_group, logs_key.ref(), code_bucket.ref(),
-        code_key.ref(),
+        template, environment, data_key=data_key, cluster=cluster, subnets=subnets, bootstrap_group=bootstrap_group,
+        logs_key=logs_key.ref(), code_bucket=code_bucket.ref(), code_key=code_key.ref(),
     )
 
     common.output(template, "DataKeyArn", data_key.get_att("Arn"), "Encrypts the database and its credentials")

@@ -79,7 +79,7 @@ def functions(environment):
             # account (a relaunch after a delete brings a new key, the parameter has the old).
             # A standard parameter: Encrypt and Decrypt, no data keys.
             allow("EncryptTheAdminPasswordThroughSsm", ["kms:Encrypt", "kms:Decrypt"],
-                  Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+                  common.kms_key_arn("*"),
                   {"StringEquals": {"kms:ViaService": Sub("ssm.${AWS::Region}.amazonaws.com"),
                                     "kms:EncryptionContext:PARAMETER_ARN": common.ssm_parameter_arn(admin_parameter)}}),
         ],

@@ -23,7 +23,13 @@ from fargate_platform.lambdas.shared.custom_resource import (
     check_properties,
     pattern_validator,
 )
-from fargate_platform.lambdas.shared.secure_parameters import key_to_move_from, put_under, random_password
+from fargate_platform.lambdas.shared.secure_parameters import (
+    KMS_KEY_REFERENCE,
+    SSM_PARAMETER_PATH,
+    key_to_move_from,
+    put_under,
+    random_password,
+)
 
 # RDS master passwords: printable ASCII except '/', '"', '@' and space. We also leave
 # out quotes, backslash, '%', '&', '#', '?' and the like, which need escaping in
@@ -33,14 +39,9 @@ PASSWORD_ALPHABET = string.ascii_letters + string.digits + PASSWORD_SYMBOLS
 PASSWORD_LENGTH = 32  # Aurora PostgreSQL accepts 8 to 128 characters
 
 validate_parameter_name = pattern_validator(
-    # SSM's alphabet; a path (leading '/'); no empty segment or trailing '/'.
-    r"(/[A-Za-z0-9_.-]+)+", "an SSM parameter path such as /project/env/rds/admin-password", 1011
+    SSM_PARAMETER_PATH, "an SSM parameter path such as /project/env/rds/admin-password", 1011
 )
-validate_key_id = pattern_validator(
-    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})"
-    r"|alias/[A-Za-z0-9/_-]{1,250}|(mrk-)?[A-Za-z0-9-]{1,64}",
-    "a KMS key id, alias/NAME or key ARN", 2048,
-)
+validate_key_id = pattern_validator(KMS_KEY_REFERENCE, "a KMS key id, alias/NAME or key ARN", 2048)
 validate_rotation_token = pattern_validator(r"[A-Za-z0-9_.:@+=,-]*", "letters, digits or _.:@+=,-", 128)
 
 

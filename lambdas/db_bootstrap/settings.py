@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fargate_platform.lambdas.db_bootstrap.errors import ConfigurationError
 from fargate_platform.lambdas.db_bootstrap.request import shown
+from fargate_platform.lambdas.shared.secure_parameters import KMS_KEY_REFERENCE, SSM_PARAMETER_PATH
 
 SSLMODES = ("verify-full", "verify-ca")  # anything weaker is a configuration error
 DEFAULT_CONNECTION_LIMIT = 20
@@ -13,11 +14,8 @@ MAX_CONNECTION_LIMIT = 1000
 
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _PG_USER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_SSM_NAME = re.compile(r"(/[A-Za-z0-9_.-]+)+")
-_KMS_KEY = re.compile(
-    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})"
-    r"|alias/[A-Za-z0-9/_-]{1,250}|(mrk-)?[A-Za-z0-9-]{1,64}"
-)
+_SSM_NAME = re.compile(SSM_PARAMETER_PATH)
+_KMS_KEY = re.compile(KMS_KEY_REFERENCE)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,14 @@ new one and the kept credentials are re-encrypted under it: same value, new vers
 """
 import secrets
 
+# SSM's alphabet for a parameter path (a leading '/', no empty segment or trailing '/').
+SSM_PARAMETER_PATH = r"(/[A-Za-z0-9_.-]+)+"
+# A KMS key as SSM takes it: a key ARN or alias ARN, alias/NAME, or a key id.
+KMS_KEY_REFERENCE = (
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})"
+    r"|alias/[A-Za-z0-9/_-]{1,250}|(mrk-)?[A-Za-z0-9-]{1,64}"
+)
+
 SSM_DEFAULT_KEY_ALIAS = "aws/ssm"
 
 

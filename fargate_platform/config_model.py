@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from fargate_platform import names
 from fargate_platform.errors import PlatformError
 
-PROJECT_CODE = names.PROJECT_CODE
 
 
 class ConfigError(PlatformError, ValueError):
@@ -102,7 +101,7 @@ class Environment:
 
     @property
     def parameter_root(self):
-        return names.parameter_root(PROJECT_CODE, self.name)
+        return names.parameter_root(names.PROJECT_CODE, self.name)
 
     def services_on(self, alb):
         return [s for s in self.services.values() if s.alb == alb]

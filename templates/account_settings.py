@@ -7,11 +7,10 @@ from pathlib import Path
 from troposphere import Sub
 
 from fargate_platform import names
+from fargate_platform.names import PROJECT_CODE
 from fargate_platform.errors import PlatformError
-from fargate_platform.templates import common
 from fargate_platform.templates.iam import arn, iam_arn
 
-PROJECT_CODE = common.PROJECT_CODE
 # The account stack group's own folder name: it cannot be an environment too.
 ACCOUNT_GROUP = "account"
 GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")

@@ -1,7 +1,7 @@
 """The permissions boundary of an environment: the most any role the platform creates in it
 (its functions, its services' execution and task roles) may ever do. A ceiling: it grants
 nothing by itself."""
-from fargate_platform.templates.account_settings import PROJECT_CODE
+from fargate_platform.names import PROJECT_CODE
 from fargate_platform.templates.iam import allow, arn, deny
 
 # IAM actions that change something: what a workload may never do.

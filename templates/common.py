@@ -2,10 +2,10 @@
 blocks used by more than one stack (tags, KMS key policies, roles, log groups)."""
 from troposphere import Output, Sub, Tags, Template, awslambda, ec2, iam, kms, logs, s3
 
-from fargate_platform import config, config_model, names
+from fargate_platform import config, config_model
+from fargate_platform.names import PROJECT_CODE
 from fargate_platform.templates.iam import allow
 
-PROJECT_CODE = names.PROJECT_CODE
 
 
 def load(sceptre_user_data):

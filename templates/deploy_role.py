@@ -5,7 +5,8 @@ there), the read-only diff role's statements, and the trust of both in GitHub's 
 from troposphere import Sub
 
 from fargate_platform import names
-from fargate_platform.templates.account_settings import ACCOUNT_GROUP, PROJECT_CODE
+from fargate_platform.names import PROJECT_CODE
+from fargate_platform.templates.account_settings import ACCOUNT_GROUP
 from fargate_platform.templates.boundary import BOUNDARY_POLICY_CHANGES, IAM_WRITE_ACTIONS
 from fargate_platform.templates.iam import allow, arn, deny, iam_arn
 

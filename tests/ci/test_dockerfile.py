@@ -74,8 +74,10 @@ def hadolint(tool):
     return run
 
 
-def test_hadolint_finds_nothing(hadolint):
-    result = hadolint(DOCKERFILE)
+@pytest.mark.parametrize("path", [DOCKERFILE, PROJECT / "samples" / "service" / "Dockerfile"],
+                         ids=["deploy-image", "sample-service"])
+def test_hadolint_finds_nothing(hadolint, path):
+    result = hadolint(path)
     findings = json.loads(result.stdout or "[]")
     assert result.returncode == 0 and not findings, "hadolint:\n" + "\n".join(
         f"line {f['line']}: {f['code']} {f['message']}" for f in findings

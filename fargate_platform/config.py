@@ -21,6 +21,7 @@ from fargate_platform.config_model import (
     Database,
     Deployment,
     Environment,
+    LocalRun,
     Network,
     Service,
 )
@@ -177,7 +178,7 @@ def _environment(path, env_name, project_region):
             f"{section.where('certificate_arn')}: the certificate is in {environment.certificate_arn.split(':')[3]}; "
             f"a load balancer in {environment.region} needs one from its own region"
         )
-    if environment.lambda_target == "local" and name != "local":
+    if environment.lambda_target == "local" and name != names.LOCAL_ENVIRONMENT:
         raise ConfigError(
             f"{section.where('lambda_target')}: 'local' builds the functions for this machine's Python, "
             "for the local emulator only; AWS environments use python3.12"
@@ -264,17 +265,7 @@ def _service(path, service_name, environment):
     cpu_target = scaling.get("cpu_target", int, default=60, check=between(10, 90))
     scaling.finish()
 
-    env_values = section.get("environment", dict, default={})
-    for key, value in env_values.items():
-        if not isinstance(key, str) or not ENV_VAR_NAME.match(key):
-            raise ConfigError(f"{section.where('environment')}: invalid variable name {key!r}")
-        if not isinstance(value, (str, int, float, bool)):
-            raise ConfigError(f"{section.where('environment')}.{key}: a value is a string or a number")
-        if SECRET_LIKE_NAME.search(key) and not key.endswith("_PARAMETER"):
-            raise ConfigError(
-                f"{section.where('environment')}.{key}: looks like a secret: put it in SSM and list it under "
-                "service.secrets, never as a plain environment value"
-            )
+    env_values = _environment_values(section)
     own_path = names.service_parameter_path(environment.parameter_root, name) + "/"
     secrets = section.get("secrets", dict, default={})
     for key, parameter in secrets.items():
@@ -313,11 +304,47 @@ def _service(path, service_name, environment):
         alb=section.get("alb", str, default=environment.albs[0], check=environment.albs.__contains__,
                         explain=f"one of the environment's albs {list(environment.albs)}"),
         deployment=deployment,
+        local=_local_run(section, environment),
     )
     if not service.host.endswith("." + environment.domain):
         raise ConfigError(f"{section.where('host')}: {service.host!r} is not under the environment's domain {environment.domain}")
     section.finish()
     return service
+
+
+def _environment_values(section):
+    """A service's (or its local run's) `environment:`: names and plain values, no secret."""
+    values = section.get("environment", dict, default={})
+    for key, value in values.items():
+        if not isinstance(key, str) or not ENV_VAR_NAME.match(key):
+            raise ConfigError(f"{section.where('environment')}: invalid variable name {key!r}")
+        if not isinstance(value, (str, int, float, bool)):
+            raise ConfigError(f"{section.where('environment')}.{key}: a value is a string or a number")
+        if SECRET_LIKE_NAME.search(key) and not key.endswith("_PARAMETER"):
+            raise ConfigError(
+                f"{section.where('environment')}.{key}: looks like a secret: put it in SSM and list it under "
+                "service.secrets, never as a plain environment value"
+            )
+    return values
+
+
+def _local_run(section, environment):
+    """The `local:` section: a command (argv), a working folder inside the project, extra
+    environment; only the local environment runs tasks as processes."""
+    if "local" not in section.data:
+        return None
+    if environment.name != names.LOCAL_ENVIRONMENT:
+        raise ConfigError(f"{section.where('local')}: only the {names.LOCAL_ENVIRONMENT} environment runs tasks "
+                          "as local processes; AWS runs the image")
+    local = section.section("local")
+    command = local.get("command", list, check=lambda argv: bool(argv) and all(isinstance(a, str) and a for a in argv),
+                        explain="a non-empty list of strings (argv), such as [python3, app.py]")
+    folder = local.get("working_directory", str, default=".",
+                       check=lambda path: not Path(path).is_absolute() and ".." not in Path(path).parts,
+                       explain="a folder inside the project, relative to it")
+    run = LocalRun(command=tuple(command), working_directory=folder, environment=dict(_environment_values(local)))
+    local.finish()
+    return run
 
 
 def _check_across_services(environment):

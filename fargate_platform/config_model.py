@@ -55,6 +55,16 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class LocalRun:
+    """How the local platform runs the service's tasks as processes (the `local:` section,
+    valid only in the local environment): rendered into the local task definition."""
+
+    command: tuple  # argv
+    working_directory: str  # relative to the project
+    environment: dict  # added to the container's environment
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     file: str
@@ -75,6 +85,7 @@ class Service:
     priority: int | None
     alb: str
     deployment: Deployment = Deployment()
+    local: LocalRun | None = None
 
     @property
     def database(self):

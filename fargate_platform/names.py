@@ -8,6 +8,8 @@ import re
 from fargate_platform.errors import PlatformError
 
 PROJECT_CODE = "fargate-platform"  # the prefix of every stack, function, role, path and alias
+# The environment the local platform runs (the emulator and PostgreSQL on this machine).
+LOCAL_ENVIRONMENT = "local"
 # The tag every listener rule of a service carries (its name): how !rule_priority tells the
 # platform's rules from others.
 SERVICE_TAG = f"{PROJECT_CODE}:service"

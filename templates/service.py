@@ -128,6 +128,7 @@ def task_definition(stack, execution, task):
         "DB_USERNAME_PARAMETER": username_parameter,
         "DB_PASSWORD_PARAMETER": password_parameter,
         **{key: str(value) for key, value in service.environment.items()},
+        **{key: str(value) for key, value in (service.local.environment if service.local else {}).items()},
     }
     secrets = {
         "DB_USERNAME": username_parameter,
@@ -154,6 +155,9 @@ def task_definition(stack, execution, task):
             },
         ),
         Privileged=False,
+        # The local platform runs the task as this process (config `local:`); AWS runs the image's own.
+        **({"Command": list(service.local.command), "WorkingDirectory": service.local.working_directory}
+           if service.local else {}),
     )
     return stack.add(
         ecs.TaskDefinition(

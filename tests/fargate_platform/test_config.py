@@ -150,6 +150,8 @@ BAD_SERVICES = [
     ("unknown alb", lambda s: s.update(alb="other"), "service.alb: invalid value 'other'"),
     ("priority out of range", lambda s: s.update(priority=1000), "service.priority: invalid value 1000"),
     ("scaling bounds", lambda s: s.update(scaling={"min": 5, "max": 2}), "service.scaling.min: 5 is above scaling.max 2"),
+    ("a local run outside the local environment", lambda s: s.update(local={"command": ["python3", "app.py"]}),
+     "service.local: only the local environment runs tasks as local processes"),
 ]
 
 
@@ -259,3 +261,30 @@ def test_task_role_statements_the_platform_does_not_deny_are_accepted(project):
     ]))
     statements = config.load_environment(project, "dev").services["order"].task_role_statements
     assert [s["Effect"] for s in statements] == ["Allow", "Allow", "Deny"]
+
+
+LOCAL_RUN = {"command": ["python3", "samples/service/app.py"], "environment": {"SERVICE_NAME": "order"}}
+
+
+@pytest.mark.parametrize("case, local, message", [
+    ("no command", {"command": []}, "service.local.command: invalid value []"),
+    ("a command as text", {"command": "python3 app.py"}, "service.local.command: expected list"),
+    ("outside the project", dict(LOCAL_RUN, working_directory="../elsewhere"), "service.local.working_directory: invalid value"),
+    ("an absolute folder", dict(LOCAL_RUN, working_directory="/srv"), "service.local.working_directory: invalid value"),
+    ("a secret as plain value", dict(LOCAL_RUN, environment={"DB_PASSWORD": "x"}),
+     "service.local.environment.DB_PASSWORD: looks like a secret"),
+    ("an unknown key", dict(LOCAL_RUN, image="x"), "service.local.image: unknown key"),
+])
+def test_bad_local_runs_are_refused(project, case, local, message):
+    edit(service_file(project, env="local"), lambda d: d["service"].update(local=local))
+    with pytest.raises(config_model.ConfigError) as error:
+        config.load_environment(project, "local")
+    assert str(error.value).startswith(str(service_file(project, env="local")) + ": ")
+    assert message in str(error.value)
+
+
+def test_the_local_run_is_read_with_its_defaults(project):
+    edit(service_file(project, env="local"), lambda d: d["service"].update(local=LOCAL_RUN))
+    run = config.load_environment(project, "local").services["order"].local
+    assert run == config_model.LocalRun(command=("python3", "samples/service/app.py"), working_directory=".",
+                                        environment={"SERVICE_NAME": "order"})

@@ -82,6 +82,11 @@ def requests_of(call, account, region, keys, partition="aws"):
             requests.append(Request(action, arn))
     if call.service == "ssm":
         requests.extend(_ssm_key_requests(call, account, region, keys, partition))
+    if call.service == "logs" and call.operation in ("GetLogEvents", "FilterLogEvents") and call.params.get("unmask"):
+        # Seeing what a data protection policy masks takes logs:Unmask on the log group.
+        group = call.params.get("logGroupName") or call.params.get("logGroupIdentifier", "").rsplit(":", 1)[-1]
+        requests.extend(Request("logs:Unmask", arn) for arn in service_authorization.resource_arns(
+            "logs:Unmask", {"LogGroupName": group}, region, account, partition))
     return requests
 
 

@@ -11,6 +11,7 @@ import sys
 
 SUBCOMMAND_MODULES = [
     "fargate_platform.purge",
+    "fargate_platform.logs",
     "fargate_platform.local.commands",
 ]
 

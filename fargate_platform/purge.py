@@ -17,7 +17,7 @@ Prints the function's result (never a password).
 import json
 import sys
 
-from fargate_platform import names
+from fargate_platform import names, sceptre_stacks
 from fargate_platform.errors import PlatformError
 
 OUTPUT_KEY = "BootstrapFunctionName"
@@ -46,46 +46,13 @@ def add_parser(subparsers):
     return parser
 
 
-def parse_variables(pairs):
-    variables = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise PurgeError(f"--var must be KEY=VALUE; got {pair!r}")
-        variables[key] = value
-    return variables
-
-
 def rds_stack(project_path, environment, variables):
     """The environment's rds Stack, read from its Sceptre config like `sceptre launch` would."""
-    from sceptre.context import SceptreContext
-    from sceptre.plan.plan import SceptrePlan
-
-    context = SceptreContext(
-        project_path=project_path,
-        command_path=f"{environment}/rds.yaml",
-        user_variables=variables,
-        ignore_dependencies=True,
-    )
-    stacks = list(SceptrePlan(context).command_stacks)
-    if len(stacks) != 1:
-        raise PurgeError(f"expected one stack at {environment}/rds.yaml, found {len(stacks)}")
-    return stacks[0]
+    return sceptre_stacks.stack_of(project_path, f"{environment}/rds.yaml", variables)
 
 
 def bootstrap_function_name(stack):
-    from botocore.exceptions import ClientError
-
-    try:
-        response = stack.connection_manager.call(
-            "cloudformation", "describe_stacks", {"StackName": stack.external_name}
-        )
-    except ClientError as error:
-        message = error.response.get("Error", {}).get("Message", "")
-        if "does not exist" in message:
-            raise PurgeError(f"the stack {stack.external_name} does not exist in {stack.region}") from None
-        raise
-    outputs = {item["OutputKey"]: item["OutputValue"] for item in response["Stacks"][0].get("Outputs", [])}
+    outputs = sceptre_stacks.outputs_of(stack)
     if OUTPUT_KEY not in outputs:
         raise PurgeError(f"the stack {stack.external_name} has no output {OUTPUT_KEY}")
     return outputs[OUTPUT_KEY]
@@ -129,7 +96,7 @@ def run(args, ask=_ask):
 
     names.validate_environment_name(args.environment)
     names.validate_service_name(args.service)
-    stack = rds_stack(args.project_path, args.environment, parse_variables(args.var))
+    stack = rds_stack(args.project_path, args.environment, sceptre_stacks.parse_variables(args.var, PurgeError))
     if not confirmed(args.service, args.confirm, ask):
         print("fargate-platform purge: not confirmed; nothing was done", file=sys.stderr)
         return 2

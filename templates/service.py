@@ -299,9 +299,10 @@ def dns_record(stack, alias_record):
                                     **target))
 
 
-def outputs(stack, running, targets, rule):
+def outputs(stack, running, targets, rule, logs):
     template, service, root = stack.template, stack.service, stack.environment.parameter_root
     common.output(template, "ServiceName", GetAtt(running, "Name"), "The ECS service")
+    common.output(template, "LogGroupName", logs.ref(), "The service's log group (fargate-platform logs)")
     common.output(template, "Host", service.host, "Host name the ALB routes to this service")
     common.output(template, "TargetGroupArn", targets.ref(), "The service's target group")
     common.output(template, "ListenerRuleArn", rule.ref(), "The service's host-header rule")
@@ -322,12 +323,12 @@ def sceptre_handler(sceptre_user_data):
     alias_record = environment.hosted_zone_id is not None
     stack = ServiceStack(template, environment, service, parameters(template, alias_record))
 
-    log_group(stack)
+    logs = log_group(stack)
     definition = task_definition(stack, execution_role(stack), task_role(stack))
     targets = target_group(stack)
     rule = listener_rule(stack, targets)
     running = ecs_service(stack, definition, targets, rule)
     autoscaling(stack, running)
     dns_record(stack, alias_record)
-    outputs(stack, running, targets, rule)
+    outputs(stack, running, targets, rule, logs)
     return common.to_json(template)

@@ -12,6 +12,7 @@ import sys
 SUBCOMMAND_MODULES = [
     "fargate_platform.purge",
     "fargate_platform.logs",
+    "fargate_platform.status",
     "fargate_platform.local.commands",
 ]
 

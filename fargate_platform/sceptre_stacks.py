@@ -31,8 +31,8 @@ def stack_of(project_path, command_path, variables):
     return stacks[0]
 
 
-def outputs_of(stack):
-    """{OutputKey: OutputValue} of the deployed stack."""
+def deployed(stack):
+    """The deployed stack as DescribeStacks gives it (StackStatus, Parameters, Outputs)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -42,4 +42,13 @@ def outputs_of(stack):
         if "does not exist" in error.response.get("Error", {}).get("Message", ""):
             raise StackNotFound(f"the stack {stack.external_name} does not exist in {stack.region}") from None
         raise
-    return {item["OutputKey"]: item["OutputValue"] for item in response["Stacks"][0].get("Outputs", [])}
+    return response["Stacks"][0]
+
+
+def outputs_of(stack):
+    """{OutputKey: OutputValue} of the deployed stack."""
+    return {item["OutputKey"]: item["OutputValue"] for item in deployed(stack).get("Outputs", [])}
+
+
+def parameters_of(description):
+    return {item["ParameterKey"]: item.get("ParameterValue") for item in description.get("Parameters", [])}

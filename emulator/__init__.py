@@ -59,9 +59,37 @@ still has the functions it patches with the signatures it expects):
    role to start each container (pull from the account's ECR, write the awslogs
    stream, read the SSM secrets) is decided as in 5.; a denial fails the service
    as the deployment circuit breaker does on AWS, with the stopped task's reason.
-   The tasks themselves do not run yet.
+   The tasks themselves run as in 8.
+7. the ALB data plane (data_plane.py starts and stops it): alb_front serves each
+   listener of an application load balancer on 127.0.0.1 (the first free port from
+   FARGATE_PLATFORM_ALB_PORT_BASE, default 4780, in listener-creation order; HTTPS as
+   plain HTTP), routing by the listener's real rules to the healthy targets of
+   targets.TABLE (503/502/504 as the ALB); health_checks checks those targets as ELBv2
+   does (the group's path, interval, timeout, thresholds and matcher) and sets their
+   state; elbv2_fixes answers DescribeTargetHealth from the table and keeps a
+   template's TargetGroupAttributes and LoadBalancerAttributes (moto drops them).
+8. ecs_services, tasks, awslogs: an AWS::ECS::Service keeps what its template sets
+   (LoadBalancers, NetworkConfiguration, DeploymentConfiguration, grace period, launch
+   type, tags; DesiredCount 1 when absent; a ScalableTarget's MinCapacity; a new task
+   definition revision updates it), and the task supervisor (tasks.SUPERVISOR, started
+   and stopped with the emulator by data_plane) runs each service's desiredCount tasks
+   as local processes: the container's command in its working folder, with a Fargate
+   container's environment only (its variables, its SSM secrets, task-role credentials
+   from /_fargate_platform/task-credentials/<token>, PORT/HOST on 127.0.0.1), a
+   private IP of its subnet, registered in its target groups (moto's ELBv2 and
+   targets.TABLE), its output in its awslogs stream; exited or unhealthy tasks are
+   replaced, stops drain then SIGTERM/SIGKILL, new revisions roll within the
+   deployment configuration, with the circuit breaker's rollback; describe-tasks and
+   the service's runningCount tell the truth. Its parts: task_model (what is kept of
+   a task), task_environment (its secrets), task_network (its IP, ENI and targets),
+   task_stop (ECS's stop). alb_front's parts: alb_rules (routing), alb_proxy (the
+   HTTP side).
+9. log_masking: a log group's DataProtectionPolicy (moto drops it) masks what it
+   names in the events ingested while it is set; GetLogEvents/FilterLogEvents with
+   `unmask` show them (logs:Unmask, decided as in 5.).
 
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py; unsigned, not judged): custom-resource responses, health, the API-call
-counter, the IAM decisions by role and the PostgreSQL server. Everything else is judged (5.), then moto's.
+counter, the IAM decisions by role, the ALB listeners served, the tasks' role
+credentials and the PostgreSQL server. Everything else is judged (5.), then moto's.
 """

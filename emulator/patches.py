@@ -10,6 +10,8 @@ import inspect
 
 from emulator import (
     custom_resources,
+    data_plane,
+    log_masking,
     lambda_runner,
     rds_cluster,
     cloudformation_fixes,
@@ -38,6 +40,9 @@ EXPECTED_SIGNATURES = [
     ("moto.cloudformation.models", "Stack._add_stack_event",
      ["resource_status", "resource_status_reason", "resource_properties"]),
     ("moto.cloudformation.models", "Stack._parse_template", []),
+    ("moto.cloudformation.models", "Stack.create_resources", []),
+    ("moto.cloudformation.models", "Stack.parse_template", ["template"]),
+    ("moto.cloudformation.parsing", "ResourceMap.update", ["template", "parameters"]),
     ("moto.cloudformation.models", "Stack._create_output_map", []),
     ("moto.cloudformation.models", "Event.__init__",
      ["stack_id", "stack_name", "logical_resource_id", "physical_resource_id", "resource_type",
@@ -52,6 +57,13 @@ EXPECTED_SIGNATURES = [
     ("moto.cloudformation.parsing", "get_model_map", []),
     ("moto.cloudformation.parsing", "get_name_type_map", []),
     ("moto.logs.models", "LogsBackend.ensure_log_group", ["log_group_name"]),
+    ("moto.logs.models", "LogGroup.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.logs.models", "LogStream.put_log_events", ["log_events"]),
+    ("moto.logs.models", "LogEvent.to_response_dict", []),
+    ("moto.logs.models", "LogEvent.to_filter_dict", []),
+    ("moto.logs.responses", "LogsResponse.get_log_events", []),
+    ("moto.logs.responses", "LogsResponse.filter_log_events", []),
     ("moto.logs.models", "LogsBackend.create_log_stream", ["log_group_name", "log_stream_name"]),
     ("moto.logs.models", "LogsBackend.put_log_events",
      ["log_group_name", "log_stream_name", "log_events"]),
@@ -108,6 +120,44 @@ EXPECTED_SIGNATURES = [
       "ephemeral_storage"]),
     ("moto.rds.models", "DBInstance.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    # elbv2_fixes.py (the ALB front's patches), and the moto code they call
+    ("moto.elbv2.models", "ELBv2Backend.describe_target_health", ["target_group_arn", "targets"]),
+    ("moto.elbv2.models", "FakeTargetGroup.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.elbv2.models", "FakeLoadBalancer.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.elbv2.models", "ELBv2Backend.modify_target_group_attributes",
+     ["target_group_arn", "attributes"]),
+    ("moto.elbv2.models", "ELBv2Backend.modify_load_balancer_attributes", ["arn", "attrs"]),
+    ("moto.elbv2.models", "ELBv2Backend.modify_target_group",
+     ["arn", "health_check_proto", "health_check_port", "health_check_path",
+      "health_check_interval", "health_check_timeout", "healthy_threshold_count",
+      "unhealthy_threshold_count", "http_codes", "health_check_enabled"]),
+    ("moto.elbv2.models", "FakeHealthStatus.__init__",
+     ["instance_id", "port", "health_port", "status", "reason", "description"]),
+    # ecs_services.py and tasks.py (patched, or called by the task supervisor)
+    ("moto.cloudformation.parsing", "ResourceMap.build_resource_diff", ["other_template", "parameters"]),
+    ("moto.applicationautoscaling.models", "ApplicationAutoscalingBackend.register_scalable_target",
+     ["namespace", "r_id", "dimension", "min_capacity", "max_capacity", "role_arn", "suspended_state"]),
+    ("moto.applicationautoscaling.models", "ApplicationAutoscalingBackend.deregister_scalable_target",
+     ["namespace", "r_id", "dimension"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.create_service",
+     ["cluster_str", "service_name", "desired_count", "task_definition_str", "load_balancers",
+      "scheduling_strategy", "tags", "deployment_controller", "launch_type", "service_registries",
+      "platform_version", "propagate_tags", "network_configuration", "role_arn"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.describe_task_definition", ["task_definition_str"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.describe_services",
+     ["cluster_str", "service_names_or_arns"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend._get_cluster", ["name"]),
+    ("moto.ecs.models", "Task.__init__",
+     ["cluster", "task_definition", "container_instance_arn", "resource_requirements", "backend",
+      "group", "launch_type", "overrides", "started_by", "tags", "networking_configuration",
+      "platform_version", "capacity_provider_name"]),
+    ("moto.ecs.models", "Service._validate_network", ["nc"]),
+    ("moto.elbv2.models", "ELBv2Backend.register_targets", ["target_group_arn", "instances"]),
+    ("moto.elbv2.models", "ELBv2Backend.deregister_targets", ["target_group_arn", "instances"]),
+    ("moto.ec2.models", "EC2Backend.get_subnet", ["subnet_id"]),
+    ("moto.ec2.models", "EC2Backend.delete_network_interface", ["eni_id"]),
 ]
 
 
@@ -185,4 +235,6 @@ def apply_all():
     rds_cluster.apply()
     cloudformation_fixes.apply()
     task_start.apply()
+    log_masking.apply()
+    data_plane.apply()
     _applied = True

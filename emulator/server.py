@@ -9,6 +9,7 @@ key InvalidClientTokenId), and then goes to moto's DomainDispatcherApplication u
     GET  /_fargate_platform/health                     {"status": "ok", ...}
     GET  /_fargate_platform/postgres                   the PostgreSQL server's facts
     POST /_fargate_platform/postgres                   start it if it is not running
+    GET  /_fargate_platform/listeners                  the ALB listeners served on 127.0.0.1 (alb_front.py)
     GET  /_fargate_platform/iam-decisions              the requests roles signed, by role, action, outcome
     GET  /_fargate_platform/api-calls                  the AWS calls served, by operation
     DELETE /_fargate_platform/api-calls                the same, then zero (api_calls.py)
@@ -67,6 +68,17 @@ class EmulatorApp:
             return 200, {"status": "ok", "pid": os.getpid(), "moto_version": moto.__version__,
                          "state_dir": str(self.emulator.state_dir),
                          "endpoint_url": self.emulator.endpoint_url}
+        if route.startswith("task-credentials/"):  # a local task's role (tasks.py), ECS's shape
+            from emulator import tasks
+
+            found = tasks.SUPERVISOR.credentials(route.split("/", 1)[1]) if method == "GET" else None
+            if found is None:
+                return 404, {"code": "NotFound", "message": "no running task has these credentials"}
+            return 200, found
+        if route == "listeners" and method == "GET":
+            from emulator import alb_front
+
+            return 200, {"listeners": alb_front.FRONT.listeners()}
         if route == "iam-decisions" and method == "GET":
             return 200, iam_enforcement.DECISIONS.snapshot()
         if route == "api-calls" and method in ("GET", "DELETE"):
@@ -99,7 +111,7 @@ def serve(emulator, start_postgres=True):
     )
     from werkzeug.serving import make_server
 
-    from emulator import patches
+    from emulator import data_plane, patches
 
     patches.apply_all()
     if start_postgres:
@@ -116,12 +128,14 @@ def serve(emulator, start_postgres=True):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    data_plane.start(emulator)
     print(f"fargate-platform emulator ready on {emulator.endpoint_url} "
           f"(state {emulator.state_dir})", flush=True)
     try:
         server.serve_forever()
     finally:
         server.server_close()
+        data_plane.stop()
         from emulator import lambda_runner
 
         lambda_runner.shutdown()

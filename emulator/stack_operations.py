@@ -1,4 +1,16 @@
-"""Patch 2b: a failed stack operation ends, as CloudFormation's does.
+"""Patch 2b: stack operations run as CloudFormation's: in the background, and a failed one
+ends (rolled back).
+
+Create/Update/DeleteStack answer as soon as the operation has started (moto builds the
+resources inside the API call: an ECS service waiting for healthy tasks, or a function
+near its timeout, would outlast botocore's 60 s read timeout, and Sceptre's client would
+send the call again). The operation runs in a thread of its own; a call returns its
+stack already COMPLETE when the work takes under SYNC_GRACE_SECONDS (so fast stacks cost
+no extra poll), else *_IN_PROGRESS, as on AWS. A stack with an operation in progress
+refuses another (ValidationError, AWS's text); an update's template is checked before it
+starts ("Template format error"), as AWS checks it in the call. A failed update's
+rollback really reverts: the resources are updated back to the previous template and
+parameters (ResourceMap.update), not only moto's bookkeeping.
 
 moto behaviour replaced:
 - A resource that raises during create_stack/update_stack/delete_stack leaves
@@ -124,65 +136,143 @@ def roll_back_create(stack, exc):
     _add_event(stack, "ROLLBACK_COMPLETE")
 
 
+SYNC_GRACE_SECONDS = 20.0  # well under botocore's 60 s read timeout
+_deferred = threading.local()  # .steps: the resource work of the CreateStack call being served
+
+
+def _in_background(stack, name, work):
+    """Runs `work` in a thread; returns once it ended or SYNC_GRACE_SECONDS passed."""
+    thread = threading.Thread(target=work, name=f"stack-{name}-{stack.name}", daemon=True)
+    thread.start()
+    thread.join(SYNC_GRACE_SECONDS)
+
+
+def _refuse_if_busy(stack, verb):
+    from moto.cloudformation.exceptions import ValidationError
+
+    if stack.status.endswith("_IN_PROGRESS"):
+        raise ValidationError(stack.stack_id,
+                              message=f"Stack:{stack.stack_id} is in {stack.status} state and can not be {verb}.")
+
+
+def _check_template_format(template):
+    """AWS refuses a template that does not parse in the UpdateStack call itself."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import Stack
+
+    try:
+        parsed = Stack.parse_template(template)  # moto's own reading: YAML (CloudFormation's tags) or JSON
+    except Exception as error:  # noqa: BLE001 - every parse error is the caller's
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValidationError(message=f"Template format error: {first}") from None
+    if not isinstance(parsed, dict):
+        raise ValidationError(message="Template format error: unsupported structure.")
+
+
+def wrap_create_resources(original):
+    """Stack.create_resources: within a CreateStack call, deferred to the operation's thread."""
+
+    def create_resources(self):
+        steps = getattr(_deferred, "steps", None)
+        if steps is None:  # not a CreateStack call of ours (a nested stack): at once
+            return original(self)
+        self.status = "CREATE_IN_PROGRESS"
+        steps.append(lambda: original(self))
+
+    create_resources.__wrapped__ = original
+    return create_resources
+
+
 def wrap_create_stack(original):
     def create_stack(self, *args, **kwargs):
-        before = set(self.stacks)
-        with _Operation():
-            try:
-                return original(self, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
-                new = [stack for key, stack in self.stacks.items() if key not in before]
-                if not new:
-                    raise  # rejected before the stack existed: an API error, as in AWS
-                roll_back_create(new[0], exc)
-                return new[0]
+        _deferred.steps = []
+        try:
+            stack = original(self, *args, **kwargs)  # an API error (exists, bad template) raises here
+        finally:
+            steps, _deferred.steps = _deferred.steps, None
+
+        def work():
+            with _Operation():
+                try:
+                    for step in steps:
+                        step()
+                except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
+                    roll_back_create(stack, exc)
+
+        _in_background(stack, "create", work)
+        return stack
 
     create_stack.__wrapped__ = original
     return create_stack
 
 
 def wrap_update_stack(original):
-    def update_stack(self, name, *args, **kwargs):
+    def update_stack(self, name, template, *args, **kwargs):
         stack = self.get_stack(name)
-        resource_map = stack.resource_map
-        saved = (stack.template, stack.parameters, resource_map._template,
-                 resource_map._resource_json_map, resource_map.input_parameters)
-        with _Operation():
-            try:
-                return original(self, name, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
-                failure = _failure(exc)
-                prefix = _report(stack, failure, "UPDATE_FAILED", "update")
-                stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-                _add_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", prefix.strip())
-                (stack.template, stack.parameters, resource_map._template,
-                 resource_map._resource_json_map, resource_map.input_parameters) = saved
-                stack._parse_template()
-                stack.output_map = stack._create_output_map()
-                stack.status = "UPDATE_ROLLBACK_COMPLETE"
-                _add_event(stack, "UPDATE_ROLLBACK_COMPLETE")
-                return stack
+        _refuse_if_busy(stack, "updated")
+        _check_template_format(template)
+        saved = (stack.template, dict(stack.parameters or {}))
+        stack.status = "UPDATE_IN_PROGRESS"
+
+        def work():
+            with _Operation():
+                try:
+                    original(self, name, template, *args, **kwargs)
+                except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
+                    roll_back_update(stack, exc, *saved)
+
+        _in_background(stack, "update", work)
+        return stack
 
     update_stack.__wrapped__ = original
     return update_stack
+
+
+def roll_back_update(stack, exc, template, parameters):
+    """The resources updated back to `template` and `parameters`, as CloudFormation does."""
+    failure = _failure(exc)
+    prefix = _report(stack, failure, "UPDATE_FAILED", "update")
+    stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    _add_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", prefix.strip())
+    stack.template, stack.parameters = template, parameters
+    stack._parse_template()
+    try:
+        with _Operation():
+            stack.resource_map.update(stack.template_dict, parameters)
+    except Exception as revert_error:  # noqa: BLE001 - reported in the stack's events
+        stack.output_map = stack._create_output_map()
+        stack.status = "UPDATE_ROLLBACK_FAILED"
+        _add_event(stack, "UPDATE_ROLLBACK_FAILED", _failure(revert_error).reason)
+        return
+    stack.output_map = stack._create_output_map()
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    _add_event(stack, "UPDATE_ROLLBACK_COMPLETE")
 
 
 def wrap_delete_stack(original):
     def delete_stack(self, name_or_stack_id):
         stack = self.stacks.get(name_or_stack_id) or next(
             (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
-        with _Operation():
-            try:
-                return original(self, name_or_stack_id)
-            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
-                if stack is None:
-                    raise
-                failure = _failure(exc)
-                prefix = _report(stack, failure, "DELETE_FAILED", "delete")
-                self.stacks[stack.stack_id] = stack  # moto had dropped it before deleting
-                _forget_deleted(stack)
-                stack.status = "DELETE_FAILED"
-                _add_event(stack, "DELETE_FAILED", prefix.strip())
+        if stack is None:
+            return original(self, name_or_stack_id)  # moto's answer for an unknown stack
+        if stack.status == "DELETE_IN_PROGRESS":
+            return None  # AWS: a second DeleteStack of a stack being deleted does nothing
+        stack.status = "DELETE_IN_PROGRESS"
+
+        def work():
+            with _Operation():
+                try:
+                    original(self, stack.stack_id)
+                except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
+                    failure = _failure(exc)
+                    prefix = _report(stack, failure, "DELETE_FAILED", "delete")
+                    self.stacks[stack.stack_id] = stack  # moto had dropped it before deleting
+                    _forget_deleted(stack)
+                    stack.status = "DELETE_FAILED"
+                    _add_event(stack, "DELETE_FAILED", prefix.strip())
+
+        _in_background(stack, "delete", work)
+        return None
 
     delete_stack.__wrapped__ = original
     return delete_stack
@@ -237,8 +327,9 @@ def wrap_resource_step(original):
 
 def apply():
     from moto.cloudformation import parsing
-    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.models import CloudFormationBackend, Stack
 
+    Stack.create_resources = wrap_create_resources(Stack.create_resources)
     CloudFormationBackend.create_stack = wrap_create_stack(CloudFormationBackend.create_stack)
     CloudFormationBackend.update_stack = wrap_update_stack(CloudFormationBackend.update_stack)
     CloudFormationBackend.delete_stack = wrap_delete_stack(CloudFormationBackend.delete_stack)

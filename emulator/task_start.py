@@ -19,7 +19,8 @@ What runs instead:
   the data key) is decided by the IAM evaluator under the role as it is now. A denial
   fails the resource as ECS's deployment circuit breaker fails the deployment on AWS,
   with the stopped task's reason (ResourceInitializationError and AWS's AccessDenied
-  message), so the stack rolls back. The tasks themselves are not run here.
+  message), so the stack rolls back (ecs_services.py calls check_start from its create
+  and update). The tasks themselves run in tasks.py, which calls start_denial per task.
 """
 import uuid
 
@@ -128,36 +129,19 @@ def _definition_of(properties, account_id, region_name):
     return ecs_backends[account_id][region_name].describe_task_definition(given)
 
 
-def _check_start(cloudformation_json, account_id, region_name):
+def check_start(cloudformation_json, account_id, region_name):
+    """Raises TaskStartDenied when ECS may not start the service's tasks (called by
+    ecs_services' CloudFormation create/update of AWS::ECS::Service)."""
     definition = _definition_of(cloudformation_json["Properties"], account_id, region_name)
     reason = start_denial(definition, account_id, region_name)
     if reason is not None:
         raise TaskStartDenied(reason)
 
 
-def wrap_service_create(original):
-    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        _check_start(cloudformation_json, account_id, region_name)
-        return original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
-
-    create.__wrapped__ = original
-    return classmethod(create)
-
-
-def wrap_service_update(original):
-    def update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
-        _check_start(cloudformation_json, account_id, region_name)
-        return original.__func__(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-                                 region_name)
-
-    update.__wrapped__ = original
-    return classmethod(update)
-
-
 def apply():
-    from moto.ecs.models import Service, TaskDefinition
+    """The task definition patches; the service's check (check_start) is called by
+    ecs_services.py, which patches AWS::ECS::Service's create and update."""
+    from moto.ecs.models import TaskDefinition
 
     TaskDefinition.create_from_cloudformation_json = classmethod(create_task_definition)
     TaskDefinition.update_from_cloudformation_json = classmethod(update_task_definition)
-    Service.create_from_cloudformation_json = wrap_service_create(Service.create_from_cloudformation_json)
-    Service.update_from_cloudformation_json = wrap_service_update(Service.update_from_cloudformation_json)

@@ -30,6 +30,7 @@ def summary_lines(project_dir, endpoint_url, database):
     command = _command_name()
     lines = [f"Local platform: AWS emulator {endpoint_url} (profile {PROFILE}), "
              f"PostgreSQL 127.0.0.1:{database['port']}"]
+    fronts = alb_fronts(endpoint_url, environment)
     for name, service in sorted(environment.services.items()):
         username_parameter = names.db_username_parameter(root, name)
         password_parameter = names.db_password_parameter(root, name)
@@ -46,6 +47,9 @@ def summary_lines(project_dir, endpoint_url, database):
             f"  ssm:       {username_parameter}",
             f"             {password_parameter}",
         ]
+        front = fronts.get(service.alb)
+        lines.append(f"  curl:      curl -H 'Host: {service.host}' http://127.0.0.1:{front}/" if front
+                     else "  curl:      (its load balancer is not served yet: the cluster's launch did not finish)")
         if username:
             lines.append(
                 f'  psql:      PGPASSWORD="$({command} local password {name})" psql '
@@ -62,6 +66,23 @@ def summary_lines(project_dir, endpoint_url, database):
         f"  fargate-platform local status     {UP_COMMAND.replace(' up', ' down')}  (stops it all)",
     ]
     return lines
+
+
+def alb_fronts(endpoint_url, environment):
+    """{ALB name in the config: the local port its listener is served on} (the emulator's
+    ALB front, matched through the cluster stack's <Alb>ListenerArn outputs)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{endpoint_url}/_fargate_platform/listeners", timeout=10) as response:
+            served = {item["listener_arn"]: item["local_port"] for item in json.loads(response.read())["listeners"]}
+        stacks = aws_client("cloudformation", endpoint_url, environment.region).describe_stacks(
+            StackName=f"{PROJECT_CODE}-{ENVIRONMENT}-cluster")["Stacks"]
+    except Exception:  # noqa: BLE001 - not launched (yet): the summary says so per service
+        return {}
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stacks[0].get("Outputs", [])}
+    return {alb: served.get(outputs.get(f"{names.alb_output_prefix(alb)}ListenerArn")) for alb in environment.albs}
 
 
 def _in_venv(program):

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -63,6 +64,7 @@ class LocalProject:
         shutil.copytree(REPO / "config", self.dir / "config")
         shutil.copytree(REPO / "templates", self.dir / "templates",
                         ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / "samples", self.dir / "samples", ignore=shutil.ignore_patterns("__pycache__"))
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.aws_config = self.dir / "aws-config"
@@ -235,6 +237,60 @@ def test_the_psql_line_of_the_summary_works(project):
         env={**os.environ, "PGPASSWORD": password.output.strip()}, capture_output=True,
         text=True, timeout=30)
     assert result.stdout.strip() == "order", result.stderr
+
+
+def through_the_alb(project, host, path="/", timeout=10):
+    """(status, body) of a request to the local ALB's listener for `host`."""
+    [listener] = project.control("listeners")["listeners"]
+    request = urllib.request.Request(f"http://127.0.0.1:{listener['local_port']}{path}", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def answer_when_healthy(project, host, bound=90):
+    """The first 200 through the ALB for `host` (new tasks pass their health checks first)."""
+    deadline = time.monotonic() + bound
+    while True:
+        status, body = through_the_alb(project, host)
+        if status == 200 or time.monotonic() > deadline:
+            return status, body
+        time.sleep(1)
+
+
+def test_each_sample_answers_through_the_local_alb_with_its_own_database_and_user(project):
+    for service in SERVICES:
+        host = f"{service}.local.fargate-platform.test"
+        status, body = answer_when_healthy(project, host)
+        assert status == 200, body
+        answer = json.loads(body)
+        assert (answer["service"], answer["database"], answer["user"]) == (service, service, service)
+
+
+def test_the_summary_curl_line_reaches_the_service(project):
+    up = [run for run in project.runs if run.argv[-1:] == ["up"] and run.returncode == 0][-1]
+    [line] = [line for line in up.output.splitlines() if "curl -H 'Host: order.local" in line]
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1))
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "order.local.fargate-platform.test"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["service"] == "order"
+
+
+def test_an_unknown_host_gets_the_listeners_default_action(project):
+    assert through_the_alb(project, "nobody.local.fargate-platform.test") == (404, "no such service")
+
+
+def test_the_logs_command_shows_the_services_lines_masked(project):
+    logs = project.run(BIN / "fargate-platform", "logs", "local", "order", "--since", "1h")
+    assert_ok(logs)
+    started = [line for line in logs.output.splitlines() if '"message": "started"' in line]
+    assert started, logs
+    assert all('"contact": "' + "*" * len("ops-oncall@example.com") + '"' in line for line in started), logs
+    assert "ops-oncall@example.com" not in logs.output
+    password = project.credentials("order")[1]
+    assert password not in logs.output
 
 
 def test_a_relaunch_changes_nothing(project):

@@ -186,8 +186,11 @@ def test_a_failed_update_rolls_back_and_a_rerun_redoes_it(emulator):
     assert sum(1 for e in emulator.events(stack.name)
                if e["ResourceStatus"] == "UPDATE_FAILED") == 1
     assert stack.update(Name="second")["StackStatus"] == "UPDATE_COMPLETE"
-    assert [r["type"] for r in stack.requests()] == ["Create", "Update", "Update", "Delete"]
-    assert stack.requests()[2]["old"]["Name"] == "first"
+    # The failed update, its rollback (CloudFormation updates the resource back, with the old
+    # properties), the rerun, then the Delete of the old physical id the rerun replaced.
+    assert [r["type"] for r in stack.requests()] == ["Create", "Update", "Update", "Update", "Delete"]
+    assert stack.requests()[2]["props"]["Name"] == "first"
+    assert stack.requests()[3]["old"]["Name"] == "first"
     assert emulator.outputs(stack.name)["Greeting"] == "hello second"
 
 

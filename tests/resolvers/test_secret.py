@@ -1,7 +1,6 @@
 """`!secret` against moto: SSM SecureString, Secrets Manager string and JSON key, errors, no leaks."""
 import json
 import logging
-import sys
 
 import boto3
 import pytest

@@ -13,6 +13,7 @@ profile local/aws_profile.py's, the closing summary local/summary.py's.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from fargate_platform import names
@@ -72,6 +73,30 @@ def _stop_after_failure(platform):
         remove_profile()
 
 
+HEALTHY_BOUND_SECONDS = 180
+
+
+def wait_for_healthy_targets(endpoint_url, region, bound=HEALTHY_BOUND_SECONDS, sleep=time.sleep):
+    """Until every target of the local ALB's target groups passes its health checks (the
+    summary's curl lines answer then), at most `bound` seconds; what happened, one line."""
+    from fargate_platform.local.summary import aws_client
+
+    elb, started = aws_client("elbv2", endpoint_url, region), time.monotonic()
+    while True:
+        states = {}
+        for group in elb.describe_target_groups().get("TargetGroups", []):
+            for target in elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]:
+                states[f"{group['TargetGroupName']} {target['Target']['Id']}"] = target["TargetHealth"]["State"]
+        waiting = {name: state for name, state in states.items() if state != "healthy"}
+        seconds = time.monotonic() - started
+        if not waiting:
+            return f"{len(states)} target(s) healthy after {seconds:.0f} s"
+        if seconds >= bound:
+            return (f"not healthy after {bound} s: " + ", ".join(f"{n} {s}" for n, s in sorted(waiting.items()))
+                    + " (see `fargate-platform logs local SERVICE`)")
+        sleep(2)
+
+
 def _launch(project, platform, args):
     """PostgreSQL, the AWS profile, `sceptre launch local -y` and the summary; the exit code."""
     database = platform.ensure_database()
@@ -94,6 +119,8 @@ def _launch(project, platform, args):
                              ENVIRONMENT, "-y"], cwd=project, env=env)
     if result.returncode != 0:
         return result.returncode
+    _step("the services' health checks")
+    print(f"    {wait_for_healthy_targets(platform.endpoint_url, region)}", flush=True)
     _step("summary")
     print("\n".join(summary_lines(project, platform.endpoint_url, database)), flush=True)
     return 0

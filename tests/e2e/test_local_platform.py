@@ -271,6 +271,7 @@ def test_each_sample_answers_through_the_local_alb_with_its_own_database_and_use
 
 def test_the_summary_curl_line_reaches_the_service(project):
     up = [run for run in project.runs if run.argv[-1:] == ["up"] and run.returncode == 0][-1]
+    assert re.search(r"\d+ target\(s\) healthy after \d+ s", up.output), up  # up waited for them
     [line] = [line for line in up.output.splitlines() if "curl -H 'Host: order.local" in line]
     port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1))
     request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": "order.local.fargate-platform.test"})

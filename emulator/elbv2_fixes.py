@@ -67,24 +67,28 @@ def _port(value):
         return value
 
 
-def wrap_target_group_create(original):
+def keeping_attributes(original, property_name, modify_method):
+    """create_from_cloudformation_json that applies the template's `property_name` (Key/Value
+    pairs) with the ELBv2 backend's `modify_method` (moto drops them)."""
     function = original.__func__
 
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
                                         region_name, **kwargs):
         from moto.elbv2.models import elbv2_backends
 
-        group = function(cls, resource_name, cloudformation_json, account_id, region_name,
-                         **kwargs)
-        attributes = _key_values(cloudformation_json.get("Properties", {})
-                                 .get("TargetGroupAttributes"))
+        created = function(cls, resource_name, cloudformation_json, account_id, region_name,
+                           **kwargs)
+        attributes = _key_values(cloudformation_json.get("Properties", {}).get(property_name))
         if attributes:
-            elbv2_backends[account_id][region_name].modify_target_group_attributes(
-                group.arn, attributes)
-        return group
+            getattr(elbv2_backends[account_id][region_name], modify_method)(created.arn, attributes)
+        return created
 
     create_from_cloudformation_json.__wrapped__ = function
     return classmethod(create_from_cloudformation_json)
+
+
+def wrap_target_group_create(original):
+    return keeping_attributes(original, "TargetGroupAttributes", "modify_target_group_attributes")
 
 
 def update_target_group(cls, original_resource, new_resource_name, cloudformation_json,
@@ -122,23 +126,7 @@ def _text(value):
 
 
 def wrap_load_balancer_create(original):
-    function = original.__func__
-
-    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
-                                        region_name, **kwargs):
-        from moto.elbv2.models import elbv2_backends
-
-        balancer = function(cls, resource_name, cloudformation_json, account_id, region_name,
-                            **kwargs)
-        attributes = _key_values(cloudformation_json.get("Properties", {})
-                                 .get("LoadBalancerAttributes"))
-        if attributes:
-            elbv2_backends[account_id][region_name].modify_load_balancer_attributes(
-                balancer.arn, attributes)
-        return balancer
-
-    create_from_cloudformation_json.__wrapped__ = function
-    return classmethod(create_from_cloudformation_json)
+    return keeping_attributes(original, "LoadBalancerAttributes", "modify_load_balancer_attributes")
 
 
 def _key_values(pairs):

@@ -33,17 +33,6 @@ def moto_server():
     server.stop()
 
 
-@pytest.fixture
-def env(moto_server, monkeypatch, tmp_path):
-    for name, value in harness.aws_environment(moto_server.url, moto_server.url, tmp_path).items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    harness.forget_sceptre_clients()
-    yield moto_server
-    harness.forget_sceptre_clients()
-
-
 def test_the_lines_of_every_stream_since_come_oldest_first(env, capsys):
     assert cli.main(["logs", "test", "orders", "--since", "1h", "--project-path", PROJECT]) == 0
     lines = capsys.readouterr().out.splitlines()

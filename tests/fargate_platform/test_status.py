@@ -35,17 +35,6 @@ def moto_server():
     server.stop()
 
 
-@pytest.fixture
-def env(moto_server, monkeypatch, tmp_path):
-    for name, value in harness.aws_environment(moto_server.url, moto_server.url, tmp_path).items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    harness.forget_sceptre_clients()
-    yield moto_server
-    harness.forget_sceptre_clients()
-
-
 def test_each_service_shows_its_stack_tasks_targets_and_url(env):
     out = io.StringIO()
     args = types.SimpleNamespace(environment="test", project_path=PROJECT, var=[])

@@ -158,6 +158,9 @@ EXPECTED_SIGNATURES = [
     ("moto.elbv2.models", "ELBv2Backend.deregister_targets", ["target_group_arn", "instances"]),
     ("moto.ec2.models", "EC2Backend.get_subnet", ["subnet_id"]),
     ("moto.ec2.models", "EC2Backend.delete_network_interface", ["eni_id"]),
+    # ISSUE15-A-SIGNATURES
+    # ISSUE15-B-SIGNATURES
+    # ISSUE15-C-SIGNATURES
 ]
 
 
@@ -237,4 +240,7 @@ def apply_all():
     task_start.apply()
     log_masking.apply()
     data_plane.apply()
+    # ISSUE15-A-APPLY
+    # ISSUE15-B-APPLY
+    # ISSUE15-C-APPLY
     _applied = True

@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -164,3 +165,42 @@ def emulator():
         postgres.remove()
         shutil.rmtree(state_dir, ignore_errors=True)
         assert not leftover, "the emulator left its PostgreSQL server running"
+
+
+class SceptreProject:
+    """A Sceptre project of small test stacks in a temporary folder, run by the real `sceptre`
+    CLI against the emulator (its endpoint and the local profile's key in the environment)."""
+
+    def __init__(self, folder, emulator):
+        self.dir = Path(folder)
+        self.emulator = emulator
+        self.code = emulator.unique("t")  # project_code: stack names are <code>-test-<name>
+        (self.dir / "config" / "test").mkdir(parents=True)
+        (self.dir / "templates").mkdir()
+        (self.dir / "config" / "config.yaml").write_text(
+            f"project_code: {self.code}\nregion: {REGION}\n")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.env.update({"AWS_ENDPOINT_URL": emulator.url, "AWS_ACCESS_KEY_ID": "testing",
+                         "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+                         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+
+    def stack(self, name, template, **settings):
+        """Writes templates/<name>.yaml (text, or a dict written as JSON) and config/test/<name>.yaml
+        (`settings` as Sceptre stack config); returns the stack's CloudFormation name."""
+        text = template if isinstance(template, str) else json.dumps(template, indent=2)
+        (self.dir / "templates" / f"{name}.yaml").write_text(text)
+        config = {"template": {"path": f"{name}.yaml"}, **settings}
+        (self.dir / "config" / "test" / f"{name}.yaml").write_text(json.dumps(config, indent=2))
+        return f"{self.code}-test-{name}"
+
+    def sceptre(self, *args, timeout=300):
+        """(exit code, stdout + stderr) of `sceptre <args>` in the project."""
+        sceptre = Path(sys.executable).parent / "sceptre"
+        result = subprocess.run([str(sceptre), *map(str, args)], cwd=self.dir, env=self.env,
+                                capture_output=True, text=True, timeout=timeout)
+        return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture
+def sceptre_project(emulator, tmp_path):
+    return SceptreProject(tmp_path, emulator)

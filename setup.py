@@ -69,6 +69,7 @@ setup(
             "upload_lambda_code = fargate_platform.hooks.upload_lambda_code:UploadLambdaCode",
             "termination_protection = fargate_platform.hooks.termination_protection:TerminationProtection",
             "check_existing_network = fargate_platform.hooks.existing_network:CheckExistingNetwork",
+            "deployment_report = fargate_platform.hooks.deployment_report:DeploymentReport",
         ],
         "sceptre.template_handlers": [
             "platform = fargate_platform.template_handler:PlatformTemplate",

@@ -22,10 +22,10 @@ OR; both HostHeaderConfig/PathPatternConfig.Values and the legacy Values. Action
 (authenticate-* are skipped: nothing to authenticate with locally): fixed-response,
 redirect (`#{protocol}`, `#{host}`, `#{port}`, `#{path}`, `#{query}`; the port is the
 listener's, as the client sees it on AWS), forward (TargetGroupArn or ForwardConfig's
-weighted target groups): round robin over the group's healthy targets (TABLE.healthy);
-initial, unhealthy and draining targets get no new request (AWS's fail-open, all targets
-of a group unhealthy -> all of them used, is not reproduced: the answer is a 503), and
-requests in flight finish.
+weighted target groups): round robin over the group's healthy targets; initial, unhealthy
+and draining targets get no new request, except that a group whose registered targets are
+all unhealthy uses all of them, as ELB fails open (TABLE.routable); requests in flight
+finish.
 
 The ALB's own answers: 503 no healthy target, 502 the target refused or reset the
 connection or answered something that is not HTTP, 504 no answer within the load
@@ -253,7 +253,7 @@ class AlbFront:
     # -- targets --
 
     def pick_target(self, action):
-        """The next healthy target of the forward action's (weighted) target group, or None."""
+        """The next target of the forward action's (weighted) target group, or None."""
         config = action.data.get("ForwardConfig") or {}
         groups = [(g.get("TargetGroupArn"), int(g.get("Weight", 1) or 0))
                   for g in config.get("TargetGroups") or []]
@@ -266,13 +266,13 @@ class AlbFront:
             arn = groups[0][0]
         else:
             arn = random.choices([a for a, _ in groups], weights=[w for _, w in groups])[0]
-        healthy = self.table.healthy(arn)
-        if not healthy:
+        routable = self.table.routable(arn)
+        if not routable:
             return None
         with self._lock:
             index = self._round_robin[arn]
             self._round_robin[arn] = index + 1
-        return healthy[index % len(healthy)]
+        return routable[index % len(routable)]
 
 
 FRONT = AlbFront()

@@ -25,10 +25,14 @@ What runs instead:
   task_start's check of the execution role runs, as before (patch 6).
 - A service whose TaskDefinition refers to a modified task definition is modified too,
   after it.
+- Both end once the service is stable, or fail when its deployment does
+  (service_stability.py), as CloudFormation's ECS handler does.
 - ScalableTarget: registered in moto's Application Auto Scaling (deregistered on delete);
   the registration clamps an ECS service's desired count into [MinCapacity, MaxCapacity].
 """
 import json
+
+from emulator import service_stability
 
 DEFAULT_DEPLOYMENT = {"minimumHealthyPercent": 100, "maximumPercent": 200,
                       "deploymentCircuitBreaker": {"enable": False, "rollback": False}}
@@ -111,7 +115,10 @@ def create_service(cls, resource_name, cloudformation_json, account_id, region_n
         launch_type=properties.get("LaunchType") or "FARGATE",
         propagate_tags=properties.get("PropagateTags") or "NONE",
         network_configuration=_network(properties))
-    return _keep(service, properties)
+    _keep(service, properties)
+    service_stability.wait_until_stable(service, ecs_backends[account_id][region_name],
+                                        kwargs.get("LogicalId") or resource_name)
+    return service
 
 
 def update_service(cls, original_resource, new_resource_name, cloudformation_json, account_id,
@@ -141,7 +148,10 @@ def update_service(cls, original_resource, new_resource_name, cloudformation_jso
     service.tags = [{"key": t["Key"], "value": t["Value"]} for t in properties.get("Tags") or []]
     if service.deployments:
         service.deployments[0]["taskDefinition"] = service.task_definition
-    return _keep(service, properties)
+    _keep(service, properties)
+    service_stability.wait_until_stable(
+        service, backend, getattr(original_resource, "logical_resource_id", None) or service.name)
+    return service
 
 
 # -- a service follows its task definition's new revision ----------------------------------

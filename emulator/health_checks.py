@@ -7,7 +7,8 @@ Matcher.HttpCode such as "200", "200-399", "200,302"): every interval (the first
 at once on registration), GET http://127.0.0.1:<local port><path> with
 `Host: <target ip>:<port>` and `User-Agent: ELB-HealthChecker/2.0`, within the timeout.
 
-    initial   -> healthy    after HealthyThresholdCount consecutive passes
+    initial   -> healthy    after one pass ("After your target is registered, it must pass
+                            one health check to be considered healthy": ELB's guide)
     initial   -> unhealthy  after UnhealthyThresholdCount consecutive failures
     healthy   -> unhealthy  after UnhealthyThresholdCount consecutive failures
     unhealthy -> healthy    after HealthyThresholdCount consecutive passes
@@ -260,7 +261,8 @@ class HealthChecker:
                     if (t.ip, t.port) == (target.ip, target.port)), None)
         if now is None or now.state == "draining":
             return
-        if passed and passes >= settings.healthy_threshold and now.state != "healthy":
+        needed = 1 if now.state == "initial" else settings.healthy_threshold
+        if passed and passes >= needed and now.state != "healthy":
             self.table.set_health(target.group_arn, target.ip, target.port, "healthy")
         elif not passed and failures >= settings.unhealthy_threshold:
             if now.state != "unhealthy" or now.reason != reason or now.description != description:

@@ -15,6 +15,7 @@ table maps one to the other. Health states and reason codes are ELBv2's:
     table.register(group_arn, "10.90.1.17", 8080, local_port=41234, task_arn=arn)
     table.set_health(group_arn, "10.90.1.17", 8080, "healthy")
     table.healthy(group_arn)   -> [Target(...)]
+    table.routable(group_arn)  -> the healthy ones, or all unhealthy ones (fail-open)
 """
 import threading
 import time
@@ -81,6 +82,15 @@ class TargetTable:
 
     def healthy(self, group_arn):
         return [t for t in self.targets(group_arn) if t.state == "healthy"]
+
+    def routable(self, group_arn):
+        """The targets an ALB sends new requests to: the healthy ones; when every registered
+        target is unhealthy, all of them (ELB fails open, as its guide says)."""
+        current = [t for t in self.targets(group_arn) if t.state != "draining"]
+        healthy = [t for t in current if t.state == "healthy"]
+        if healthy or not current or any(t.state != "unhealthy" for t in current):
+            return healthy
+        return current
 
     def of_task(self, task_arn):
         return [t for t in self.targets() if t.task_arn == task_arn]

@@ -11,7 +11,8 @@ moto behaviour replaced:
 
 What runs instead:
 - The task definition is registered with what the template sets (containers in ECS's
-  camelCase), on create and on an update that changes it.
+  camelCase), on create and on an update that changes it; an update back to the revision
+  it replaced (a rollback) returns to that revision, as CloudFormation keeps it.
 - Before a CloudFormation create or update of an AWS::ECS::Service, what the ECS agent
   does with the task definition's execution role to start each container
   (fargate_platform.aws_requests.ecs_agent_requests: pull the image from the account's
@@ -75,11 +76,21 @@ def update_task_definition(cls, original_resource, new_resource_name, cloudforma
                            region_name):
     from moto.ecs.models import ecs_backends
 
-    if getattr(original_resource, "template_properties", None) == cloudformation_json["Properties"]:
+    properties = cloudformation_json["Properties"]
+    if getattr(original_resource, "template_properties", None) == properties:
         return original_resource
     backend = ecs_backends[account_id][region_name]
     backend.deregister_task_definition(original_resource.arn)
-    return create_task_definition(cls, new_resource_name, cloudformation_json, account_id, region_name)
+    replaced = getattr(original_resource, "replaced", None)
+    if replaced is not None and replaced.template_properties == properties:
+        # Back to the revision this one replaced: a rollback, where CloudFormation keeps the
+        # old revision (the service the circuit breaker rolled back runs it already).
+        replaced.status = "ACTIVE"
+        return replaced
+    definition = create_task_definition(cls, new_resource_name, cloudformation_json, account_id,
+                                        region_name)
+    definition.replaced, original_resource.replaced = original_resource, None
+    return definition
 
 
 def _container_as_template(container):

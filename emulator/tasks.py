@@ -140,6 +140,19 @@ class TaskSupervisor(StoppingTasks):
                     "RoleArn": role}
             return dict(self._issued[token])
 
+    @property
+    def running(self):
+        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+
+    def is_stable(self, service_arn, definition_arn, desired):
+        """ECS's steady state: `desired` tasks running on `definition_arn`, all healthy, and no
+        task of another task definition left running."""
+        with self._lock:
+            mine = [t for t in self._tasks.values()
+                    if t.service_arn == service_arn and t.state == "running"]
+        return len(mine) == desired and all(
+            t.definition.arn == definition_arn and self._healthy(t) for t in mine)
+
     def deployment_failures(self, service_arn=None):
         with self._lock:
             return [dict(f) for f in self._failures if service_arn in (None, f["serviceArn"])]

@@ -30,7 +30,7 @@ KNOWN_KEYS = {
     "aws:sourceaccount", "aws:sourcearn", "aws:securetransport", "aws:principalarn",
     "aws:principalaccount", "aws:tagkeys", "aws:calledvia",
     "kms:viaservice", "kms:resourcealiases", "kms:calleraccount", "kms:encryptioncontextkeys",
-    "iam:permissionsboundary", "iam:passedtoservice", "iam:awsservicename",
+    "iam:permissionsboundary", "iam:passedtoservice", "iam:awsservicename", "ecs:cluster",
     "token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub",
 }
 KNOWN_KEY_PREFIXES = ("aws:requesttag/", "aws:resourcetag/", "aws:principaltag/",
@@ -230,7 +230,8 @@ def _comparison(operator):
         "StringEquals": string(lambda e, v: e == v),
         "StringEqualsIgnoreCase": string(lambda e, v: e.lower() == v.lower()),
         "StringLike": string(_glob),
-        "ArnEquals": string(lambda e, v: e == v),
+        # IAM matches both alike: each ARN component may hold * and ? wildcards.
+        "ArnEquals": string(_glob),
         "ArnLike": string(_glob),
         "Bool": string(lambda e, v: e.lower() == v.lower()),
         "NumericEquals": string(lambda e, v: float(e) == float(v)),

@@ -177,6 +177,24 @@ def deploy_policies(env):
                 "*",
             ),
             allow(
+                # hooks/deployment_report.py, after a deployment the circuit breaker failed: the
+                # service's stopped tasks and their last log lines.
+                "DeploymentReportTasks",
+                ["ecs:ListTasks"],
+                "*",
+                {"ArnEquals": {"ecs:cluster": arn("ecs", f"cluster/{env.prefix}")}},
+            ),
+            allow(
+                "DeploymentReportTaskDetails",
+                ["ecs:DescribeTasks"],
+                arn("ecs", f"task/{env.prefix}/*"),
+            ),
+            allow(
+                "DeploymentReportLogLines",
+                ["logs:GetLogEvents"],
+                arn("logs", f"log-group:{names.log_group_root(PROJECT_CODE, env.name)}/services/*:log-stream:*"),
+            ),
+            allow(
                 # Scalable targets have ids of Application Auto Scaling's own: the environment's tag,
                 # on the new target, then on the target.
                 "RegisterScalableTargets",

@@ -9,9 +9,11 @@ secrets):
     DB_SSLMODE                      default verify-full
     DB_SSLROOTCERT                  the CA bundle that verifies the server (required for verify-*)
     HEALTH_PATH                     default /health
+    APP_VERSION                     the version it reports (default "1"): a deployment changes it
 
 GET / and the health path answer JSON read over the service's connection:
-{"service", "database" (current_database()), "user" (current_user), "visits"}; a database
+{"service", "version", "instance" (host name/pid: which task answered), "database"
+(current_database()), "user" (current_user), "visits"}; a database
 it cannot reach gives 503 with the error's first line. It creates its table if absent and
 logs one JSON line per event on stdout (what awslogs ships), the first naming a contact
 e-mail address: what a log group's data protection policy masks.
@@ -22,6 +24,7 @@ import datetime
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg2
 
 CONTACT = "ops-oncall@example.com"  # logged once at start: the masking policy's sample identifier
+INSTANCE = f"{socket.gethostname()}/{os.getpid()}"  # unique per task on Fargate (host) and locally (pid)
 
 
 def log(message, **fields):
@@ -47,6 +51,7 @@ class Settings:
         self.port = int(environ["PORT"])
         self.name = environ.get("SERVICE_NAME", "sample")
         self.health_path = environ.get("HEALTH_PATH", "/health")
+        self.version = environ.get("APP_VERSION", "1")
         self.connection = {
             "host": environ["DB_HOST"], "port": int(environ.get("DB_PORT", "5432")),
             "dbname": environ["DB_NAME"], "user": environ["DB_USERNAME"], "password": environ["DB_PASSWORD"],
@@ -84,7 +89,8 @@ class Database:
             cursor.execute("INSERT INTO visits DEFAULT VALUES")
             cursor.execute("SELECT current_database(), current_user, (SELECT count(*) FROM visits)")
             database, user, visits = cursor.fetchone()
-        return {"service": self._settings.name, "database": database, "user": user, "visits": visits}
+        return {"service": self._settings.name, "version": self._settings.version, "instance": INSTANCE,
+                "database": database, "user": user, "visits": visits}
 
     def _close(self):
         if self._connection is not None:

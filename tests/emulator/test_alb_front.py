@@ -347,22 +347,25 @@ def test_bodies_stream_both_ways_on_kept_alive_connections(front, table, tasks):
         connection.close()
 
 
-def test_503_without_a_healthy_target(front, table, tasks):
+def test_503_without_a_healthy_target_and_fail_open_when_all_are_unhealthy(front, table, tasks):
     alb = Alb()
     group = alb.group()
     alb.listener(80, default={"Type": "forward", "TargetGroupArn": group})
     port = local_port(front, alb, 80)
-    assert get(port)[0] == 503  # no target at all
-    task = tasks("one")
-    table.register(group, "10.90.1.10", 8080, local_port=task.port, task_arn="t1")
+    status, headers, body = get(port)
+    assert status == 503 and b"503 Service Temporarily Unavailable" in body  # no target at all
+    one, two = tasks("one"), tasks("two")
+    table.register(group, "10.90.1.10", 8080, local_port=one.port, task_arn="t1")
     assert get(port)[0] == 503  # initial
     table.set_health(group, "10.90.1.10", 8080, "unhealthy", "Target.Timeout", "Request timed out")
-    status, headers, body = get(port)
-    assert status == 503 and b"503 Service Temporarily Unavailable" in body
-    table.set_health(group, "10.90.1.10", 8080, "healthy")
-    assert get(port)[0] == 200
+    assert get(port)[0] == 200 and one.requests == ["/"]  # every target unhealthy: fail open
+    table.register(group, "10.90.1.11", 8080, local_port=two.port, task_arn="t2")
+    table.set_health(group, "10.90.1.11", 8080, "healthy")
+    assert [get(port)[0] for _ in range(4)] == [200] * 4
+    assert one.requests == ["/"] and len(two.requests) == 4  # a healthy one: only it
+    table.deregister(group, "10.90.1.11", 8080)
     table.deregister(group, "10.90.1.10", 8080)
-    assert get(port)[0] == 503 and task.requests == ["/"]
+    assert get(port)[0] == 503  # draining targets take no new request
 
 
 @pytest.mark.parametrize("mode", ["reset", "garbage"])

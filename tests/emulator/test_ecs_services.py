@@ -10,7 +10,11 @@ EMULATOR_PYTHON = Path(__file__).resolve().parents[2] / ".venvs" / "emulator" / 
 REGION = "eu-west-1"
 
 
-def template(environment_value="one", command=("python3", "-c", "import time; time.sleep(600)")):
+# A task that answers its target group's health checks on HOST:PORT.
+SERVER = ("sh", "-c", "exec python3 -m http.server --bind \"$HOST\" \"$PORT\"")
+
+
+def template(environment_value="one", command=SERVER):
     """A network, a target group, a cluster and a Fargate service with every property."""
     return {"Resources": {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.91.0.0/16"}},
@@ -20,6 +24,7 @@ def template(environment_value="one", command=("python3", "-c", "import time; ti
             "GroupDescription": "tasks", "VpcId": {"Ref": "Vpc"}}},
         "TargetGroup": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
             "Port": 8080, "Protocol": "HTTP", "TargetType": "ip", "VpcId": {"Ref": "Vpc"},
+            "HealthCheckIntervalSeconds": 5,
             "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "1"}]}},
         "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {}},
         "TaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
@@ -54,12 +59,16 @@ FACTS = r'''
 import json, time
 def facts(cfn, ecs, stack, template, update):
     cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    for _ in range(600):  # the emulator's create ends once the service is stable
+        if not cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"].endswith("IN_PROGRESS"):
+            break
+        time.sleep(0.1)
     cluster = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Cluster")[
         "StackResourceDetail"]["PhysicalResourceId"].split("/")[-1]
     service = ecs.describe_services(cluster=cluster, services=["props"], include=["TAGS"])["services"][0]
     before = service["taskDefinition"]
     cfn.update_stack(StackName=stack, TemplateBody=json.dumps(update))
-    for _ in range(100):
+    for _ in range(600):
         if not cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"].endswith("IN_PROGRESS"):
             break
         time.sleep(0.1)

@@ -99,7 +99,7 @@ def template(folder, secret, plain, value):
         "Service": {"Type": "AWS::ECS::Service", "Properties": {
             "Cluster": {"Ref": "Cluster"}, "TaskDefinition": {"Ref": "TaskDefinition"},
             "ServiceName": "web", "LaunchType": "FARGATE",
-            # No health checker in these tests: old tasks may stop before new ones are healthy.
+            # Old tasks may stop before new ones are healthy (not what is tested here).
             "DeploymentConfiguration": {"MinimumHealthyPercent": 0, "MaximumPercent": 200},
             "LoadBalancers": [{"ContainerName": "app", "ContainerPort": 8080,
                                "TargetGroupArn": {"Ref": "TargetGroup"}}],
@@ -286,8 +286,9 @@ def test_a_changed_environment_value_rolls_the_task_drained_then_sigtermed(emula
     _, data = pid_of(service, new["taskArn"])
     assert data["environ"]["VALUE"] == "two"
     # The old task stops as ECS stops it: deregistered, drained, then SIGTERM.
-    stopping_seen = wait(lambda: ecs.describe_tasks(cluster=service["cluster"], tasks=[old["taskArn"]])[
-        "tasks"][0]["desiredStatus"] == "STOPPED" and time.time(), 30, "the old task stopping")
+    [stopping] = wait(lambda: [t for t in ecs.describe_tasks(cluster=service["cluster"], tasks=[old["taskArn"]])[
+        "tasks"] if t["desiredStatus"] == "STOPPED"], 30, "the old task stopping")
+    stopping_seen = stopping["stoppingAt"].timestamp()
     details = {d["name"]: d["value"] for d in old["attachments"][0]["details"]}
     health = emulator.client("elbv2").describe_target_health(TargetGroupArn=service["group"])
     assert details["privateIPv4Address"] not in [h["Target"]["Id"] for h in health["TargetHealthDescriptions"]

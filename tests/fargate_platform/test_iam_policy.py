@@ -96,6 +96,16 @@ def test_string_like_on_the_encryption_context():
     assert decide(Request("kms:Decrypt", KEY, {k.lower(): v for k, v in own_context.items()}), identity)
 
 
+def test_arn_equals_takes_wildcards_as_arn_like_does():
+    cluster = f"arn:aws:ecs:eu-west-1:{ACCOUNT}:cluster/fargate-platform-dev"
+    for operator in ("ArnEquals", "ArnLike"):
+        identity = [policy(allow("ecs:ListTasks", Condition={
+            operator: {"ecs:cluster": f"arn:aws:ecs:*:{ACCOUNT}:cluster/fargate-platform-dev"}}))]
+        assert decide(Request("ecs:ListTasks", "*", {"ecs:cluster": cluster}), identity)
+        assert not decide(Request("ecs:ListTasks", "*", {"ecs:cluster": cluster + "-other"}), identity)
+        assert not decide(Request("ecs:ListTasks", "*"), identity)
+
+
 def test_a_negated_operator_holds_when_the_key_is_absent():
     identity = [policy(allow("kms:Decrypt", KEY), deny("kms:Decrypt", KEY, Condition={
         "StringNotLike": {"kms:EncryptionContext:PARAMETER_ARN": "*/order/*"}}))]

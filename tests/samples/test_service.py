@@ -68,9 +68,11 @@ def get(url):
 
 def test_it_answers_from_its_own_database_as_its_own_role(database, start):
     role, password = database
-    url, _, started = start(role, password)
+    url, process, started = start(role, password)
     assert started["message"] == "started" and started["contact"] == "ops-oncall@example.com"
-    assert get(url + "/") == (200, {"service": "order", "database": role, "user": role, "visits": 1})
+    status, answer = get(url + "/")
+    assert status == 200 and answer.pop("instance").endswith(f"/{process.pid}")
+    assert answer == {"service": "order", "version": "1", "database": role, "user": role, "visits": 1}
     assert get(url + "/health")[1]["visits"] == 2  # its table is kept between requests
     assert get(url + "/nothing-here")[0] == 404
 

@@ -7,7 +7,8 @@ what launching an environment calls with it, on the rendered dev and prod templa
 - the custom resource's ServiceToken function and the `{{resolve:ssm-secure}}` reference,
   which CloudFormation resolves with the caller's credentials;
 - what Sceptre (launch, diff) and the project's hooks and resolvers call (CALLS; a call
-  written in hooks/, resolvers/ or the bootstrap client that CALLS does not list fails).
+  written in hooks/, resolvers/, the bootstrap client or the deployment report that CALLS
+  does not list fails).
 
 Then the other way round: every action the deploy policies allow is used by some request
 (an excess grant fails), and what the role must never do is denied.
@@ -51,6 +52,10 @@ def function_arn(env, name):
 def artefacts_objects(env):
     bucket = hp._generated(env, "support/artefacts", "ArtefactsBucket")
     return [f"arn:aws:s3:::{bucket}/lambda/db_bootstrap/0123.zip"]
+
+
+def cluster_arn(env):
+    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{hp.PROJECT}-{env}"
 
 
 def every_stack(env):
@@ -102,12 +107,24 @@ CALLS = {
     ("lambda", "get_function_configuration"): ("fargate_platform/bootstrap_client.py",
                                                lambda env: [function_arn(env, "db-bootstrap")]),
     ("lambda", "invoke"): ("fargate_platform/bootstrap_client.py", lambda env: [function_arn(env, "db-bootstrap")]),
+    # fargate_platform/deployment_report.py (hooks/deployment_report.py): after a service
+    # stack's create or update, its events; after a deployment the circuit breaker failed,
+    # the stopped tasks (ListTasks is authorized on the cluster: the ecs:cluster key), their
+    # task definitions and their log streams.
+    ("ecs", "list_tasks"): ("fargate_platform/deployment_report.py",
+                            lambda env: [("*", {"ecs:cluster": cluster_arn(env)})]),
+    ("ecs", "describe_tasks"): ("fargate_platform/deployment_report.py",
+                                lambda env: [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{hp.PROJECT}-{env}/0123"]),
+    ("ecs", "describe_task_definition"): ("fargate_platform/deployment_report.py", lambda env: ["*"]),
+    ("logs", "get_log_events"): ("fargate_platform/deployment_report.py", lambda env: [
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/{hp.PROJECT}/{env}/services/order:log-stream:order/app/0123"]),
     # resolvers/secret.py: no stack of dev or prod uses !secret (test_no_stack_uses_the_secret_resolver).
     ("ssm", "get_parameter"): ("resolvers/secret.py", None),
     ("secretsmanager", "get_secret_value"): ("resolvers/secret.py", None),
 }
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
-SCANNED = [ROOT / "hooks", ROOT / "resolvers", ROOT / "fargate_platform" / "bootstrap_client.py"]
+SCANNED = [ROOT / "hooks", ROOT / "resolvers", ROOT / "fargate_platform" / "bootstrap_client.py",
+           ROOT / "fargate_platform" / "deployment_report.py"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -142,8 +159,10 @@ def call_requests(env):
         prefix = IAM_PREFIX.get(service, service)
         action = service_authorization.action_of(prefix, "".join(w.capitalize() for w in operation.split("_")))
         for arn in resources(env):
+            arn, context = arn if isinstance(arn, tuple) else (arn, {})  # (ARN, condition keys)
             needs.append(hp.Need(Request(action, arn, {"aws:ResourceTag/Environment": env,
-                                                        "aws:ResourceTag/Project": hp.PROJECT}), f"{env} {where}"))
+                                                        "aws:ResourceTag/Project": hp.PROJECT, **context}),
+                                 f"{env} {where}"))
     return needs
 
 

@@ -2,17 +2,21 @@
 
     .venv/bin/python benchmarks/alb_front.py [--requests 2000]
 
-A task answering a fixed body from memory (HTTP/1.1 keep-alive, one write per answer) on
-127.0.0.1; an ALB with a listener, five host rules that do not match and one that forwards
-to the task's target group (moto's state, in process); the emulator's front
-(emulator/alb_front.py) serving it. Prints the added latency p50/p99 at 1 client and the
-requests per second at 8 and 32 clients, direct and through the front. Targets (issue 14):
-p50 overhead under 1 ms, throughput at least half of direct. Only 127.0.0.1; bounded.
+Three processes, as on the local platform: a task answering a fixed body from memory
+(HTTP/1.1 keep-alive, one write per answer) on 127.0.0.1; the emulator's front
+(emulator/alb_front.py) in this process, serving an ALB with a listener, five host rules
+that do not match and one that forwards to the task's target group (moto's state, in
+process); the clients, threads of a load process (this script with --load), as users'
+programs are. Prints the added latency p50/p99 at 1 client and the requests per second at
+8 and 32 clients, direct and through the front. Targets (issue 14): p50 overhead under
+1 ms, throughput at least half of direct. Only 127.0.0.1; bounded.
 """
 import argparse
 import http.client
+import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -50,14 +54,41 @@ def timed_gets(port, count, host="bench.local.test"):
     return times
 
 
-def requests_per_second(port, clients, per_client):
-    threads = [threading.Thread(target=timed_gets, args=(port, per_client)) for _ in range(clients)]
+def load(port, clients, per_client):
+    """{"rps": ..., "times": [...]} of `clients` threads each making `per_client` requests."""
+    results = [None] * clients
+
+    def client(index):
+        results[index] = timed_gets(port, per_client)
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return clients * per_client / (time.perf_counter() - started)
+    return {"rps": clients * per_client / (time.perf_counter() - started),
+            "times": [t for times in results for t in times]}
+
+
+def in_load_process(port, clients, per_client):
+    """`load` run by another process (this script with --load): the clients' own CPU."""
+    result = subprocess.run([sys.executable, __file__, "--load", str(port), str(clients), str(per_client)],
+                            capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(result.stdout)
+
+
+def task_process():
+    """The task: FixedBody on a free port of 127.0.0.1, in its own process; (process, port)."""
+    process = subprocess.Popen([sys.executable, __file__, "--task"], stdout=subprocess.PIPE, text=True)
+    return process, int(process.stdout.readline())
+
+
+def serve_task():
+    task = ThreadingHTTPServer(("127.0.0.1", 0), FixedBody)
+    task.daemon_threads = True
+    print(task.server_address[1], flush=True)
+    threading.Timer(900, os._exit, args=(0,)).start()  # bounded, whatever happens to the parent
+    task.serve_forever()
 
 
 def percentile(values, fraction):
@@ -68,7 +99,14 @@ def percentile(values, fraction):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests at 1 client (default 2000)")
+    parser.add_argument("--task", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load", type=int, nargs=3, metavar=("PORT", "CLIENTS", "PER_CLIENT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.task:
+        return serve_task()
+    if args.load:
+        print(json.dumps(load(*args.load)))
+        return 0
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     import boto3
     from moto import mock_aws
@@ -76,10 +114,7 @@ def main(argv=None):
     from emulator.alb_front import AlbFront
     from emulator.targets import TargetTable
 
-    task = ThreadingHTTPServer(("127.0.0.1", 0), FixedBody)
-    task.daemon_threads = True
-    threading.Thread(target=task.serve_forever, daemon=True).start()
-    task_port = task.server_address[1]
+    task, task_port = task_process()
     with mock_aws():
         ec2, elb = boto3.client("ec2"), boto3.client("elbv2")
         vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
@@ -105,8 +140,9 @@ def main(argv=None):
         front.start(None)
         try:
             front_port = front.ports()["bench"][80]
-            timed_gets(task_port, 200), timed_gets(front_port, 200)  # warm up both
-            direct, through = timed_gets(task_port, args.requests), timed_gets(front_port, args.requests)
+            in_load_process(task_port, 1, 200), in_load_process(front_port, 1, 200)  # warm up both
+            direct = in_load_process(task_port, 1, args.requests)["times"]
+            through = in_load_process(front_port, 1, args.requests)["times"]
             for name, fraction in (("p50", 0.5), ("p99", 0.99)):
                 added = (percentile(through, fraction) - percentile(direct, fraction)) * 1000
                 print(f"1 client, {name}: direct {percentile(direct, fraction) * 1000:.3f} ms, through the front "
@@ -114,13 +150,14 @@ def main(argv=None):
             print(f"1 client, mean added: {(statistics.mean(through) - statistics.mean(direct)) * 1000:.3f} ms")
             for clients in (8, 32):
                 per_client = max(50, args.requests // clients)
-                direct_rps = requests_per_second(task_port, clients, per_client)
-                front_rps = requests_per_second(front_port, clients, per_client)
+                direct_rps = in_load_process(task_port, clients, per_client)["rps"]
+                front_rps = in_load_process(front_port, clients, per_client)["rps"]
                 print(f"{clients} clients: direct {direct_rps:.0f} req/s, through the front {front_rps:.0f} req/s "
                       f"({front_rps / direct_rps:.0%} of direct)")
         finally:
             front.stop()
-            task.shutdown()
+            task.terminate()
+            task.wait(timeout=10)
     return 0
 
 

@@ -12,10 +12,12 @@ of yours is not touched):
   summary): their sum is the main command's time on this machine;
 - `fargate-platform local up` again (a no-change relaunch);
 - for each service count: `sceptre launch local -y` of the platform on a fresh
-  emulator state, and plain Sceptre launching a baseline project with the same
-  stacks and the same dependency graph (read from the platform's Sceptre config)
-  but one trivial resource per stack and no hooks or resolvers, against the same
-  emulator; and their ratio.
+  emulator state (it ends once every service's task runs, healthy: CloudFormation's
+  ECS service waits for stability), then whether every service answers through the
+  local ALB by its host with its own name (the sample, samples/service); and plain
+  Sceptre launching a baseline project with the same stacks and the same dependency
+  graph (read from the platform's Sceptre config) but one trivial resource per stack
+  and no hooks or resolvers, against the same emulator; and their ratio.
 
 With --api-calls N...: for each service count, the AWS API calls of one `sceptre launch
 local -y` on a fresh emulator state, by operation, as the emulator counted them
@@ -74,6 +76,8 @@ class Bench:
         shutil.copytree(PROJECT / "config", self.platform / "config",
                         ignore=shutil.ignore_patterns("account"))
         shutil.copytree(PROJECT / "templates", self.platform / "templates",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(PROJECT / "samples", self.platform / "samples",
                         ignore=shutil.ignore_patterns("__pycache__"))
 
     def run(self, argv, cwd, env=None, quiet=True):
@@ -151,7 +155,25 @@ class Bench:
                     "AWS_DEFAULT_REGION": "eu-west-1"}
         baseline = self.run([BIN / "sceptre", "launch", "local", "-y"], self.baseline, endpoint)
         platform = self.run([BIN / "sceptre", "launch", "local", "-y"], self.platform)
-        return len(graph), platform, baseline
+        return len(graph), platform, baseline, self.answering()
+
+    def answering(self, bound=120):
+        """How many services answer GET / through the local ALB with their own name."""
+        services = sorted(p.name for p in (self.platform / "config" / "local" / "services").iterdir())
+        [listener] = self.control("listeners")["listeners"]
+        pending, deadline = set(services), time.monotonic() + bound
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                request = urllib.request.Request(f"http://127.0.0.1:{listener['local_port']}/",
+                                                 headers={"Host": f"{name}.local.fargate-platform.test"})
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        if json.loads(response.read()).get("service") == name:
+                            pending.discard(name)
+                except OSError:
+                    pass
+            time.sleep(0.5 if pending else 0)
+        return len(services) - len(pending), len(services)
 
     def control(self, route, method="GET"):
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_fargate_platform/{route}",
@@ -204,12 +226,12 @@ class Bench:
                   "   target < 60 s")
             print(f"no-change relaunch (local up again):         {relaunch:6.1f} s")
             print()
-            print("services  stacks  platform launch  baseline launch  ratio (target <= 1.3)")
+            print("services  stacks  platform launch  baseline launch  ratio (target <= 1.3)  answering")
             for count in self.sizes:
-                stacks, platform, baseline = self.launch_pair(count)
-                rows.append((count, platform, baseline))
+                stacks, platform, baseline, (answered, services) = self.launch_pair(count)
+                rows.append((count, platform, baseline, answered))
                 print(f"{count:8d}  {stacks:6d}  {platform:13.1f} s  {baseline:13.1f} s  "
-                      f"{platform / baseline:5.2f}", flush=True)
+                      f"{platform / baseline:5.2f}                  {answered}/{services}", flush=True)
         finally:
             self.clean_up()
         return rows

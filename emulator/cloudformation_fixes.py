@@ -10,9 +10,12 @@ moto behaviour replaced, one small wrapper each (templates stay what AWS gets):
   parameters and they equal the stack's *resolved* values (lists for
   CommaDelimitedList, numbers for Number), so a relaunch of a stack without
   parameters, or with such parameters, runs a full update every time. Replaced by
-  the comparison AWS makes: same template text and same parameter values as
-  given (UsePreviousValue taking the previous one). Sceptre then reports "No
-  updates to perform" at once, instead of updating and polling each stack.
+  the comparison AWS makes (change_sets.no_changes, which also decides that a change
+  set "didn't contain changes"): the same template once parsed (JSON or YAML, so
+  Sceptre's leading `---`, comments, quoting and key order do not count) and the
+  same parameter values (as given, UsePreviousValue taking the previous one, an
+  omitted one its Default). Sceptre then reports "No updates to perform" at once,
+  instead of updating and polling each stack.
 - Several models have no delete, so deleting a stack leaves them in moto:
   `moto.elbv2.models.FakeListenerRule`, `FakeTargetGroup` and
   `moto.ecs.models.Service` (a service stack deleted and launched again would
@@ -64,16 +67,10 @@ def wrap_kms_key_create(original):
 
 def validate_different_update(self, incoming_params, stack_body, old_stack):
     from moto.cloudformation.exceptions import ValidationError
+    from emulator.change_sets import given_parameters, no_changes
 
-    previous = old_stack.parameters or {}
-    new = {}
-    for parameter in incoming_params or []:
-        key = parameter.get("ParameterKey")
-        if parameter.get("UsePreviousValue"):
-            new[key] = previous.get(key)
-        else:
-            new[key] = parameter.get("ParameterValue")
-    if stack_body == old_stack.template and new == previous:
+    parameters = given_parameters(incoming_params, old_stack.parameters)
+    if stack_body and no_changes(old_stack, stack_body, parameters):
         raise ValidationError(old_stack.name, message="No updates are to be performed.")
 
 

@@ -22,7 +22,9 @@ What runs instead:
   (GetAtt); FAILED fails the resource with the function's Reason. A function that
   ends without answering (an exception before the answer, the Lambda timeout)
   fails the resource as soon as its process has ended, instead of waiting out
-  ServiceTimeout: nothing could answer any more.
+  ServiceTimeout: nothing could answer any more. The wait ends at the stack's timeout
+  too (TimeoutInMinutes, stack_timeouts.py): the function is stopped there and the
+  resource cancelled (on AWS the function would run on, unheard).
 
 A failing custom resource raises stack_operations.ResourceFailure, which ends the stack
 operation (stack_operations.py).
@@ -32,7 +34,8 @@ import threading
 import uuid
 
 from emulator import context, lambda_runner
-from emulator.stack_operations import ResourceFailure, remember_failure, seen_failure
+from emulator.stack_operations import (
+    ResourceFailure, StackTimedOut, check_deadline, remember_failure, seconds_left, seen_failure)
 
 RESPONSE_PATH = "/_fargate_platform/cfn-response/"
 DEFAULT_SERVICE_TIMEOUT = 3600  # CloudFormation's default when ServiceTimeout is absent
@@ -132,11 +135,17 @@ def _call(resource, request_type, properties, old_properties, physical_id):
     if old_properties is not None:
         event["OldResourceProperties"] = _aws_strings(old_properties)
     timeout = min(float(function.timeout), _service_timeout(properties, logical_id, resource_type))
+    check_deadline(logical_id, resource_type)
+    stack_left = seconds_left()  # the stack's timeout bounds the wait too
+    cut_by_stack_timeout = stack_left is not None and stack_left < timeout
     RESPONSES.expect(request_id)
     try:
-        result = lambda_runner.runner().run(function, event, timeout=timeout)
+        result = lambda_runner.runner().run(
+            function, event, timeout=stack_left if cut_by_stack_timeout else timeout)
     finally:
         answer = RESPONSES.take(request_id)
+    if answer is None and cut_by_stack_timeout:
+        raise StackTimedOut(logical_id, resource_type)
     if answer is None:
         detail = f": {result.error_message}" if result.error else ""
         raise ResourceFailure(

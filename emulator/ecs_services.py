@@ -12,6 +12,8 @@ moto behaviour replaced:
   modified only when its own template text changes: a service whose `TaskDefinition`
   is a `Ref` to a task definition that got a new revision is not updated (on AWS the
   Ref's value changes, so CloudFormation updates the service and ECS rolls its tasks).
+- `moto.ecs.models.EC2ContainerServiceBackend.list_tasks` ignores `serviceName` (its
+  tasks never belonged to a service): ListTasks of one service lists the cluster's tasks.
 - AWS::ApplicationAutoScaling::ScalableTarget is not modelled by moto's CloudFormation
   (ignored with a warning), and `ApplicationAutoscalingBackend.register_scalable_target`
   leaves an ECS service's desired count below MinCapacity (Application Auto Scaling
@@ -27,6 +29,8 @@ What runs instead:
   after it.
 - Both end once the service is stable, or fail when its deployment does
   (service_stability.py), as CloudFormation's ECS handler does.
+- ListTasks with serviceName lists that service's tasks (those the task supervisor started
+  for it: group `service:<name>`).
 - ScalableTarget: registered in moto's Application Auto Scaling (deregistered on delete);
   the registration clamps an ECS service's desired count into [MinCapacity, MaxCapacity].
 """
@@ -189,6 +193,22 @@ def wrap_build_resource_diff(original):
     return build_resource_diff
 
 
+# -- ListTasks by service ------------------------------------------------------------------
+
+def wrap_list_tasks(original):
+    def list_tasks(self, cluster_str=None, container_instance=None, family=None, started_by=None,
+                   service_name=None, desiredStatus=None):  # noqa: N803 - moto's name
+        tasks = original(self, cluster_str, container_instance, family, started_by, service_name,
+                         desiredStatus)
+        if service_name:
+            name = service_name.rsplit("/", 1)[-1]  # a name or an ARN
+            tasks = [task for task in tasks if task.group == f"service:{name}"]
+        return tasks
+
+    list_tasks.__wrapped__ = original
+    return list_tasks
+
+
 # -- AWS::ApplicationAutoScaling::ScalableTarget -------------------------------------------
 
 def clamp_ecs_desired_count(backend, resource_id, minimum, maximum):
@@ -296,8 +316,9 @@ def apply():
     global ScalableTarget
     from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
     from moto.cloudformation import parsing
-    from moto.ecs.models import Service
+    from moto.ecs.models import EC2ContainerServiceBackend, Service
 
+    EC2ContainerServiceBackend.list_tasks = wrap_list_tasks(EC2ContainerServiceBackend.list_tasks)
     Service.create_from_cloudformation_json = classmethod(create_service)
     Service.update_from_cloudformation_json = classmethod(update_service)
     parsing.ResourceMap.build_resource_diff = wrap_build_resource_diff(

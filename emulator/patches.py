@@ -9,14 +9,20 @@ runs the same check, plus tests showing that plain moto still lacks each feature
 import inspect
 
 from emulator import (
+    change_sets,
+    cloudformation_fixes,
+    cloudformation_messages,
     custom_resources,
     data_plane,
-    log_masking,
+    drift,
     lambda_runner,
+    log_masking,
+    property_validation,
     rds_cluster,
-    cloudformation_fixes,
+    rollback_modes,
     stack_operations,
     task_start,
+    wait_conditions,
 )
 
 PINNED_MOTO_VERSION = "5.2.5"
@@ -149,6 +155,8 @@ EXPECTED_SIGNATURES = [
     ("moto.ecs.models", "EC2ContainerServiceBackend.describe_services",
      ["cluster_str", "service_names_or_arns"]),
     ("moto.ecs.models", "EC2ContainerServiceBackend._get_cluster", ["name"]),
+    ("moto.ecs.models", "EC2ContainerServiceBackend.list_tasks",
+     ["cluster_str", "container_instance", "family", "started_by", "service_name", "desiredStatus"]),
     ("moto.ecs.models", "Task.__init__",
      ["cluster", "task_definition", "container_instance_arn", "resource_requirements", "backend",
       "group", "launch_type", "overrides", "started_by", "tags", "networking_configuration",
@@ -158,9 +166,52 @@ EXPECTED_SIGNATURES = [
     ("moto.elbv2.models", "ELBv2Backend.deregister_targets", ["target_group_arn", "instances"]),
     ("moto.ec2.models", "EC2Backend.get_subnet", ["subnet_id"]),
     ("moto.ec2.models", "EC2Backend.delete_network_interface", ["eni_id"]),
-    # ISSUE15-A-SIGNATURES
-    # ISSUE15-B-SIGNATURES
-    # ISSUE15-C-SIGNATURES
+    # change_sets.py (CloudFormationResponse's change-set actions replaced) and what it calls
+    ("moto.cloudformation.responses", "CloudFormationResponse.create_change_set", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse.describe_change_set", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse.execute_change_set", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse.delete_change_set", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse.list_change_sets", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse._validate_status", ["stack"]),
+    ("moto.cloudformation.responses", "CloudFormationResponse._get_stack_from_s3_url",
+     ["template_url"]),
+    ("moto.cloudformation.models", "Stack.__init__",
+     ["stack_id", "name", "template", "parameters", "account_id", "region_name",
+      "notification_arns", "tags", "role_arn", "cross_stack_resources",
+      "enable_termination_protection", "timeout_in_mins", "stack_policy_body"]),
+    ("moto.cloudformation.models", "Stack._create_resource_map", []),
+    ("moto.cloudformation.models", "ChangeSet.__init__",
+     ["change_set_type", "change_set_id", "change_set_name", "stack", "template", "parameters",
+      "description", "notification_arns", "tags", "role_arn"]),
+    ("moto.cloudformation.models", "Change.__init__",
+     ["action", "logical_resource_id", "resource_type"]),
+    ("moto.cloudformation.models", "CloudFormationBackend._validate_export_uniqueness", ["stack"]),
+    ("moto.cloudformation.utils", "generate_stack_id", ["stack_name", "region", "account"]),
+    ("moto.cloudformation.utils", "generate_changeset_id",
+     ["changeset_name", "region_name", "account_id"]),
+    # cloudformation_messages.py
+    ("moto.cloudformation.models", "CloudFormationBackend.validate_template", ["template"]),
+    ("moto.cloudformation.models", "Event.sendToSns", ["account_id", "region", "sns_topic_arns"]),
+    # property_validation.py and drift.py (issue 15 items 2 and 6), and the moto code they call
+    ("moto.cloudformation.parsing", "clean_json", ["resource_json", "resources_map"]),
+    ("moto.cloudformation.models", "CloudFormationBackend.get_stack", ["name_or_stack_id"]),
+    ("moto.cloudformation.responses", "StackResourceDTO.__init__", ["stack", "resource"]),
+    ("moto.core.responses", "BaseResponse._get_param", ["param_name", "if_none"]),
+    ("moto.awslambda.models", "LambdaBackend.get_function", ["function_name_or_arn", "qualifier"]),
+    ("moto.ec2.models", "EC2Backend.get_security_group_from_id", ["group_id"]),
+    # rollback_modes.py, stack_timeouts.py, wait_conditions.py (and the moto code they call)
+    ("moto.cloudformation.responses", "CloudFormationResponse.create_stack", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse.update_stack", []),
+    ("moto.cloudformation.responses", "CloudFormationResponse._get_param",
+     ["param_name", "if_none"]),
+    ("moto.cloudformation.responses", "CloudFormationResponse._get_bool_param",
+     ["param_name", "if_none"]),
+    ("moto.cloudformation.models", "Stack.update", ["template", "role_arn", "parameters", "tags"]),
+    ("moto.core.common_models", "CloudFormationModel.create_from_cloudformation_json",
+     ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
+    ("moto.core.common_models", "CloudFormationModel.update_from_cloudformation_json",
+     ["original_resource", "new_resource_name", "cloudformation_json", "account_id",
+      "region_name"]),
 ]
 
 
@@ -240,7 +291,10 @@ def apply_all():
     task_start.apply()
     log_masking.apply()
     data_plane.apply()
-    # ISSUE15-A-APPLY
-    # ISSUE15-B-APPLY
-    # ISSUE15-C-APPLY
+    cloudformation_messages.apply()
+    change_sets.apply()
+    property_validation.apply()
+    drift.apply()
+    rollback_modes.apply()
+    wait_conditions.apply()
     _applied = True

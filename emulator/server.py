@@ -6,6 +6,7 @@ else is counted (api_calls.py), judged by IAM when a role's credentials signed i
 key InvalidClientTokenId), and then goes to moto's DomainDispatcherApplication unchanged:
 
     PUT  /_fargate_platform/cfn-response/<RequestId>   a custom resource's answer
+    PUT  /_fargate_platform/wait-condition/<token>     a wait condition's signal (wait_conditions.py)
     GET  /_fargate_platform/health                     {"status": "ok", ...}
     GET  /_fargate_platform/postgres                   the PostgreSQL server's facts
     POST /_fargate_platform/postgres                   start it if it is not running
@@ -62,6 +63,13 @@ class EmulatorApp:
             body = environ["wsgi.input"].read(length) if length else b""
             status = custom_resources.record_response(route.split("/", 1)[1], body)
             return status, {}
+        if route.startswith("wait-condition/") and method == "PUT":
+            from emulator import wait_conditions
+
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            return wait_conditions.record_signal(route.split("/", 1)[1], body,
+                                                 environ.get("CONTENT_TYPE", ""))
         if route == "health" and method == "GET":
             import moto
 

@@ -7,7 +7,8 @@ no task of an older one left. When the deployment circuit breaker fails the depl
 resource fails with the handler's message (CIRCUIT_BREAKER_TRIGGERED), which says nothing of
 the cause: the stack rolls back, and the stopped tasks tell why (hooks/deployment_report.py
 prints them). CloudFormation waits up to 3 hours for a service without a breaker; locally
-the wait is bounded by STABILITY_SECONDS.
+the wait is bounded by STABILITY_SECONDS, and by the stack's TimeoutInMinutes
+(stack_timeouts.py), as on AWS.
 
 Not waited for, as before: a service whose task definition's container has no `command`
 (an image only: it cannot run on this machine, tasks.py stops its tasks saying so), and
@@ -17,6 +18,7 @@ import os
 import time
 import uuid
 
+from emulator import stack_timeouts
 from emulator.stack_operations import ResourceFailure
 
 SERVICE_TYPE = "AWS::ECS::Service"
@@ -53,6 +55,7 @@ def wait_until_stable(service, backend, logical_id):
                                   CIRCUIT_BREAKER_TRIGGERED.format(token=uuid.uuid4()))
         if SUPERVISOR.is_stable(service.arn, service.task_definition, service.desired_count):
             return
+        stack_timeouts.check_deadline(logical_id, SERVICE_TYPE)  # the stack's TimeoutInMinutes
         if time.monotonic() > deadline:
             raise ResourceFailure(logical_id, SERVICE_TYPE, (
                 f"Service {service.name} did not become stable within {STABILITY_SECONDS:.0f} s "

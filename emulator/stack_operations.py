@@ -10,7 +10,8 @@ no extra poll), else *_IN_PROGRESS, as on AWS. A stack with an operation in prog
 refuses another (ValidationError, AWS's text); an update's template is checked before it
 starts ("Template format error"), as AWS checks it in the call. A failed update's
 rollback really reverts: the resources are updated back to the previous template and
-parameters (ResourceMap.update), not only moto's bookkeeping.
+parameters (ResourceMap.update), not only moto's bookkeeping. What a failed operation
+does instead of rolling back (OnFailure, DisableRollback) is rollback_modes.py's.
 
 moto behaviour replaced:
 - A resource that raises during create_stack/update_stack/delete_stack leaves
@@ -19,6 +20,10 @@ moto behaviour replaced:
 - `moto.cloudformation.parsing.ResourceMap.delete` deletes a stack's resources in
   set order (random between runs), so a custom resource could outlive the function
   that must answer its Delete.
+- A stack's TimeoutInMinutes is stored and never enforced.
+- moto creates a stack's resources lazily, when anything looks them up: reading a
+  stack in progress (DescribeStacks' outputs, DescribeStackResources) from another
+  request created its not-yet-created resources in that request, a second time.
 
 What runs instead:
 - create_stack/update_stack/delete_stack of moto's CloudFormation backend are
@@ -34,8 +39,23 @@ What runs instead:
   same passes and DeletionPolicy Retain handling, newest resource first (moto
   creates a resource's dependencies before it, so this is dependency order), and
   a refused delete stops there, keeping what the refusing resource depends on.
+- TimeoutInMinutes bounds a create (stack_timeouts.py): checked before each resource
+  step and by the long waits, which raise StackTimedOut: the resource in progress
+  fails with "Resource creation cancelled", the stack with "Stack creation time
+  exceeded the specified timeout." (then rolled back, or as OnFailure asks).
+- While an operation runs, a lookup from another thread creates nothing (the
+  resource reads as absent), and a creating stack shows no outputs until its
+  resources are made, as on AWS.
 """
 import threading
+import time
+
+from emulator import stack_timeouts
+from emulator.stack_timeouts import check_deadline
+
+# For long resource waits (wait conditions, custom resources, ECS services): the running
+# operation's seconds left before its stack's timeout, or None (stack_timeouts.py).
+seconds_left = stack_timeouts.seconds_left
 
 _operation = threading.local()  # failures already seen in the running stack operation
 
@@ -43,11 +63,20 @@ _operation = threading.local()  # failures already seen in the running stack ope
 class ResourceFailure(Exception):
     """A resource could not be created, updated or deleted; the reason is shown in the events."""
 
-    def __init__(self, logical_id, resource_type, reason):
+    def __init__(self, logical_id, resource_type, reason, action=None):
         super().__init__(reason)
         self.logical_id = logical_id
         self.resource_type = resource_type
         self.reason = reason
+        self.action = action  # "create" or "update": the resource's step (wrap_resource_step)
+
+
+class StackTimedOut(ResourceFailure):
+    """The stack's TimeoutInMinutes passed (stack_timeouts.py); logical_id names the resource
+    it cancelled, if any."""
+
+    def __init__(self, logical_id=None, resource_type=None):
+        super().__init__(logical_id, resource_type, "Resource creation cancelled", "create")
 
 
 def seen_failure(logical_id):
@@ -78,6 +107,11 @@ class _Operation:
         _operation.failures = self.previous
 
 
+def _operation_elsewhere(stack_id):
+    """True in a thread that is not running `stack_id`'s operation while one runs (a reader)."""
+    return stack_id in _running and getattr(_operation, "failures", None) is None
+
+
 def _failure(exc):
     if isinstance(exc, ResourceFailure):
         return exc
@@ -89,6 +123,7 @@ def _add_event(stack, status, reason=None, logical_id=None, resource_type=None):
 
     if logical_id is None:
         stack._add_stack_event(status, resource_status_reason=reason)
+        stack.stack_status_reason = reason  # DescribeStacks' StackStatusReason
         return
     stack.events.append(Event(
         stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
@@ -97,7 +132,15 @@ def _add_event(stack, status, reason=None, logical_id=None, resource_type=None):
 
 
 def _report(stack, failure, status, summary):
+    """Adds the failed resource's event; returns the start of the stack event's reason."""
+    if isinstance(failure, StackTimedOut):
+        if failure.logical_id:
+            _add_event(stack, "CREATE_FAILED", failure.reason, failure.logical_id,
+                       failure.resource_type)
+        return "Stack creation time exceeded the specified timeout. "
     if failure.logical_id:
+        if failure.action and failure.action != summary:  # a resource an update adds: created
+            status, summary = f"{failure.action.upper()}_FAILED", failure.action
         _add_event(stack, status, failure.reason, failure.logical_id, failure.resource_type)
         return f"The following resource(s) failed to {summary}: [{failure.logical_id}]. "
     return f"{failure.reason}. "
@@ -110,39 +153,56 @@ def _forget_deleted(stack):
     DescribeStackResources) looks them up: without this, reading a rolled-back or
     half-deleted stack would create its deleted resources again.
     """
-    from moto.cloudformation.parsing import OutputMap
-
     resource_map = stack.resource_map
     resource_map._resource_json_map = {
         name: definition for name, definition in resource_map._resource_json_map.items()
         if name in resource_map._parsed_resources}
-    stack.output_map = OutputMap(resource_map, {}, stack.stack_id)
+    stack.output_map = _no_outputs(stack)
+
+
+def _no_outputs(stack):
+    from moto.cloudformation.parsing import OutputMap
+
+    return OutputMap(stack.resource_map, {}, stack.stack_id)
 
 
 def roll_back_create(stack, exc):
-    failure = _failure(exc)
-    prefix = _report(stack, failure, "CREATE_FAILED", "create")
-    stack.status = "ROLLBACK_IN_PROGRESS"
-    _add_event(stack, "ROLLBACK_IN_PROGRESS", prefix + "Rollback requested by user.")
+    prefix = _report(stack, _failure(exc), "CREATE_FAILED", "create")
+    delete_created(stack, "ROLLBACK", prefix + "Rollback requested by user.")
+
+
+def delete_created(stack, phase, reason):
+    """Deletes what a create made: <phase>_IN_PROGRESS (with `reason`), then <phase>_COMPLETE,
+    or <phase>_FAILED when a delete fails. `phase`: ROLLBACK, or DELETE (OnFailure=DELETE)."""
+    stack.status = f"{phase}_IN_PROGRESS"
+    _add_event(stack, f"{phase}_IN_PROGRESS", reason)
     try:
         stack.resource_map.delete()
     except Exception as delete_error:  # noqa: BLE001 - reported in the stack's events
         _forget_deleted(stack)
-        stack.status = "ROLLBACK_FAILED"
-        _add_event(stack, "ROLLBACK_FAILED", f"{_failure(delete_error).reason}")
+        stack.status = f"{phase}_FAILED"
+        _add_event(stack, f"{phase}_FAILED", f"{_failure(delete_error).reason}")
         return
     _forget_deleted(stack)
-    stack.status = "ROLLBACK_COMPLETE"
-    _add_event(stack, "ROLLBACK_COMPLETE")
+    stack.status = f"{phase}_COMPLETE"
+    _add_event(stack, f"{phase}_COMPLETE")
 
 
 SYNC_GRACE_SECONDS = 20.0  # well under botocore's 60 s read timeout
 _deferred = threading.local()  # .steps: the resource work of the CreateStack call being served
+_running = set()  # ids of the stacks whose operation thread runs
 
 
 def _in_background(stack, name, work):
     """Runs `work` in a thread; returns once it ended or SYNC_GRACE_SECONDS passed."""
-    thread = threading.Thread(target=work, name=f"stack-{name}-{stack.name}", daemon=True)
+    def run():
+        try:
+            work()
+        finally:
+            _running.discard(stack.stack_id)
+
+    _running.add(stack.stack_id)
+    thread = threading.Thread(target=run, name=f"stack-{name}-{stack.name}", daemon=True)
     thread.start()
     thread.join(SYNC_GRACE_SECONDS)
 
@@ -170,14 +230,21 @@ def _check_template_format(template):
 
 
 def wrap_create_resources(original):
-    """Stack.create_resources: within a CreateStack call, deferred to the operation's thread."""
+    """Stack.create_resources: within a CreateStack call, deferred to the operation's thread;
+    the stack shows no outputs until its resources are made (AWS's; reading them makes some)."""
 
     def create_resources(self):
+        complete_outputs, self.output_map = self.output_map, _no_outputs(self)
+
+        def create():
+            original(self)
+            self.output_map = complete_outputs
+
         steps = getattr(_deferred, "steps", None)
-        if steps is None:  # not a CreateStack call of ours (a nested stack): at once
-            return original(self)
+        if steps is None:  # not a CreateStack call of ours (a nested stack, a change set): at once
+            return create()
         self.status = "CREATE_IN_PROGRESS"
-        steps.append(lambda: original(self))
+        steps.append(create)
 
     create_resources.__wrapped__ = original
     return create_resources
@@ -185,19 +252,25 @@ def wrap_create_resources(original):
 
 def wrap_create_stack(original):
     def create_stack(self, *args, **kwargs):
+        from emulator import rollback_modes
+
+        started = time.monotonic()
         _deferred.steps = []
         try:
             stack = original(self, *args, **kwargs)  # an API error (exists, bad template) raises here
         finally:
             steps, _deferred.steps = _deferred.steps, None
+        rollback_modes.take_create_options(stack)  # this call's OnFailure / DisableRollback
+        deadline = stack_timeouts.deadline_after(stack.timeout_in_minutes, started)
 
         def work():
             with _Operation():
                 try:
-                    for step in steps:
-                        step()
+                    with stack_timeouts.bounded(deadline):
+                        for step in steps:
+                            step()
                 except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
-                    roll_back_create(stack, exc)
+                    rollback_modes.end_failed_create(stack, exc)  # not bounded by the timeout
 
         _in_background(stack, "create", work)
         return stack
@@ -208,10 +281,13 @@ def wrap_create_stack(original):
 
 def wrap_update_stack(original):
     def update_stack(self, name, template, *args, **kwargs):
+        from emulator import rollback_modes
+
         stack = self.get_stack(name)
         _refuse_if_busy(stack, "updated")
         _check_template_format(template)
         saved = (stack.template, dict(stack.parameters or {}))
+        rollback_modes.take_update_options(stack, saved)  # this call's DisableRollback
         stack.status = "UPDATE_IN_PROGRESS"
 
         def work():
@@ -219,7 +295,7 @@ def wrap_update_stack(original):
                 try:
                     original(self, name, template, *args, **kwargs)
                 except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
-                    roll_back_update(stack, exc, *saved)
+                    rollback_modes.end_failed_update(stack, exc, *saved)
 
         _in_background(stack, "update", work)
         return stack
@@ -230,10 +306,14 @@ def wrap_update_stack(original):
 
 def roll_back_update(stack, exc, template, parameters):
     """The resources updated back to `template` and `parameters`, as CloudFormation does."""
-    failure = _failure(exc)
-    prefix = _report(stack, failure, "UPDATE_FAILED", "update")
+    prefix = _report(stack, _failure(exc), "UPDATE_FAILED", "update")
+    revert_update(stack, template, parameters, prefix.strip())
+
+
+def revert_update(stack, template, parameters, reason):
+    """The resources updated back to `template` and `parameters`: UPDATE_ROLLBACK_COMPLETE."""
     stack.status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    _add_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", prefix.strip())
+    _add_event(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
     stack.template, stack.parameters = template, parameters
     stack._parse_template()
     try:
@@ -309,17 +389,22 @@ def delete_in_reverse_creation_order(self):
             raise last_error
 
 
-def wrap_resource_step(original):
-    """Names the resource in any error of its create/update (moto's own errors too)."""
+def wrap_resource_step(original, action):
+    """Names the resource and its step (`action`) in any error of its create/update (moto's own
+    errors too), stops at the stack's timeout, and makes nothing for a reader's lookup."""
 
-    def step(logical_id, resource_json, *args, **kwargs):
+    def step(logical_id, resource_json, resources_map, *args, **kwargs):
+        if _operation_elsewhere(resources_map.stack_id):
+            return None  # not made yet: the operation's thread makes it (moto: no resource)
+        check_deadline()
         try:
-            return original(logical_id, resource_json, *args, **kwargs)
-        except ResourceFailure:
+            return original(logical_id, resource_json, resources_map, *args, **kwargs)
+        except ResourceFailure as failure:
+            failure.action = failure.action or action
             raise
         except Exception as exc:  # noqa: BLE001 - becomes the resource's failure reason
             raise ResourceFailure(logical_id, resource_json.get("Type"),
-                                  f"{type(exc).__name__}: {exc}") from exc
+                                  f"{type(exc).__name__}: {exc}", action) from exc
 
     step.__wrapped__ = original
     return step
@@ -334,5 +419,7 @@ def apply():
     CloudFormationBackend.update_stack = wrap_update_stack(CloudFormationBackend.update_stack)
     CloudFormationBackend.delete_stack = wrap_delete_stack(CloudFormationBackend.delete_stack)
     parsing.ResourceMap.delete = delete_in_reverse_creation_order
-    parsing.parse_and_create_resource = wrap_resource_step(parsing.parse_and_create_resource)
-    parsing.parse_and_update_resource = wrap_resource_step(parsing.parse_and_update_resource)
+    parsing.parse_and_create_resource = wrap_resource_step(parsing.parse_and_create_resource,
+                                                           "create")
+    parsing.parse_and_update_resource = wrap_resource_step(parsing.parse_and_update_resource,
+                                                           "update")

@@ -259,6 +259,27 @@ def test_the_tasks_output_is_in_its_log_stream(emulator, service):
     wait(lines, 15, "the task's lines in its stream")
 
 
+def test_list_tasks_by_service_lists_that_services_tasks_only(emulator, service):
+    ecs = emulator.client("ecs")
+    [task] = [t["taskArn"] for t in running_tasks(emulator, service)]
+    assert ecs.list_tasks(cluster=service["cluster"], serviceName="web")["taskArns"] == [task]
+    assert ecs.list_tasks(cluster=service["cluster"], serviceName="other")["taskArns"] == []
+
+
+def test_plain_moto_ignores_list_tasks_service_name():
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        ecs = boto3.client("ecs", region_name=REGION)
+        ecs.create_cluster(clusterName="c")
+        definition = ecs.register_task_definition(family="f", containerDefinitions=[
+            {"name": "app", "image": "app:1", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+        ecs.run_task(cluster="c", taskDefinition=definition, launchType="FARGATE", group="service:web")
+        assert len(ecs.list_tasks(cluster="c", serviceName="other")["taskArns"]) == 1  # ECS: none
+
+
 def test_a_killed_task_is_replaced_and_stopped_with_ecs_reason(emulator, service):
     task = the_running_task(emulator, service)
     pid, _ = pid_of(service, task["taskArn"])

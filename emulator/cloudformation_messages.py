@@ -1,0 +1,114 @@
+"""Patch 15a: CloudFormation's own answers to a malformed template, and to a gone notification topic.
+
+moto behaviour replaced:
+- `CloudFormationBackend.create_stack` took a template that does not parse, or is not a
+  mapping, as an internal error (HTTP 500), and one whose `Resources` is empty or null as
+  an empty stack (CREATE_COMPLETE); `update_stack` took a template without `Resources` and
+  failed in the background (KeyError 'Resources'); `validate_template` handed cfn-lint's
+  first finding to a ValidationError as a stack name: "Stack with id 'Resources' is a
+  required property does not exist".
+- `Event.sendToSns` publishes a stack event to each of the stack's NotificationARNs; one
+  that no longer exists raised SNS's NotFound "Endpoint does not exist", so a stack whose
+  topic was deleted first could not be deleted (DELETE_FAILED).
+
+What runs instead:
+- check_template, in the call as AWS checks it (CreateStack, ValidateTemplate, and
+  CreateChangeSet in change_sets.py): a template is given ("Either Template URL or
+  Template Body must be specified."), it parses (stack_operations' check: "Template format
+  error: ..."), and has resources ("Template format error: At least one Resources member
+  must be defined.", UpdateStack too). ValidateTemplate's remaining cfn-lint finding is
+  "Template format error: <finding>".
+- A stack's notifications go to each topic on its own, a topic that is gone is skipped:
+  a notification never stops the stack operation.
+"""
+TEMPLATE_MISSING = "Either Template URL or Template Body must be specified."
+NO_RESOURCES = "Template format error: At least one Resources member must be defined."
+
+
+def validation_error(message):
+    from moto.cloudformation.exceptions import ValidationError
+
+    return ValidationError(message=message)
+
+
+def _without_resources(template):
+    """True for a template that parses but declares no resources (unparseable: False, the
+    format check reports it)."""
+    from moto.cloudformation.models import Stack
+
+    try:
+        parsed = Stack.parse_template(template)
+    except Exception:  # noqa: BLE001 - reported by the format check
+        return False
+    resources = parsed.get("Resources") if isinstance(parsed, dict) else None
+    return isinstance(parsed, dict) and not (isinstance(resources, dict) and resources)
+
+
+def check_template(template):
+    """Refuses, with AWS's message, a template missing, not parsing, or without resources."""
+    from emulator.stack_operations import _check_template_format
+
+    if not template:
+        raise validation_error(TEMPLATE_MISSING)
+    _check_template_format(template)
+    if _without_resources(template):
+        raise validation_error(NO_RESOURCES)
+
+
+def wrap_create_stack(original):
+    def create_stack(self, name, template, *args, **kwargs):
+        check_template(template)
+        return original(self, name, template, *args, **kwargs)
+
+    create_stack.__wrapped__ = original
+    return create_stack
+
+
+def wrap_update_stack(original):
+    """Only the Resources check: stack_operations checks the format after its busy check."""
+
+    def update_stack(self, name, template, *args, **kwargs):
+        if template in (None, ""):
+            raise validation_error(TEMPLATE_MISSING)
+        if _without_resources(template):
+            raise validation_error(NO_RESOURCES)
+        return original(self, name, template, *args, **kwargs)
+
+    update_stack.__wrapped__ = original
+    return update_stack
+
+
+def wrap_validate_template(original):
+    def validate_template(self, template):
+        check_template(template)
+        findings = original(self, template)  # cfn-lint's
+        if findings:
+            raise validation_error(f"Template format error: {findings[0].message}")
+        return findings
+
+    validate_template.__wrapped__ = original
+    return validate_template
+
+
+def wrap_send_to_sns(original):
+    def sendToSns(self, account_id, region, sns_topic_arns):
+        from moto.sns.exceptions import SNSNotFoundError
+
+        for topic_arn in sns_topic_arns or []:
+            try:
+                original(self, account_id, region, [topic_arn])
+            except SNSNotFoundError:
+                continue  # the topic is gone: CloudFormation carries on without it
+
+    sendToSns.__wrapped__ = original
+    return sendToSns
+
+
+def apply():
+    from moto.cloudformation.models import CloudFormationBackend, Event
+
+    CloudFormationBackend.create_stack = wrap_create_stack(CloudFormationBackend.create_stack)
+    CloudFormationBackend.update_stack = wrap_update_stack(CloudFormationBackend.update_stack)
+    CloudFormationBackend.validate_template = wrap_validate_template(
+        CloudFormationBackend.validate_template)
+    Event.sendToSns = wrap_send_to_sns(Event.sendToSns)

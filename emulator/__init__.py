@@ -80,16 +80,27 @@ still has the functions it patches with the signatures it expects):
    targets.TABLE), its output in its awslogs stream; exited or unhealthy tasks are
    replaced, stops drain then SIGTERM/SIGKILL, new revisions roll within the
    deployment configuration, with the circuit breaker's rollback; describe-tasks and
-   the service's runningCount tell the truth. Its parts: task_model (what is kept of
+   the service's runningCount tell the truth; a CloudFormation create or update of a
+   service ends once it is stable, or fails with the circuit breaker's message
+   (service_stability); ListTasks honours serviceName. Its parts: task_model (what is kept of
    a task), task_environment (its secrets), task_network (its IP, ENI and targets),
    task_stop (ECS's stop). alb_front's parts: alb_rules (routing), alb_proxy (the
    HTTP side).
 9. log_masking: a log group's DataProtectionPolicy (moto drops it) masks what it
    names in the events ingested while it is set; GetLogEvents/FilterLogEvents with
    `unmask` show them (logs:Unmask, decided as in 5.).
+10. CloudFormation as AWS's where Sceptre users notice: change_sets (scoped to their
+   stack, UPDATE by default, executed as the other operations, FAILED when empty),
+   cloudformation_messages ("Template format error", a stack deleted when its
+   notification topic is gone), property_validation (each resource's properties
+   against its registry schema, cfn-lint's copy), rollback_modes (OnFailure,
+   DisableRollback, RollbackStack), stack_timeouts (TimeoutInMinutes, and
+   seconds_left() for the waits), wait_conditions (WaitCondition and its handle's
+   signal URL /_fargate_platform/wait-condition/<token>), drift with drift_properties
+   (DetectStackDrift and its reads, for the platform's resource types).
 
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py; unsigned, not judged): custom-resource responses, health, the API-call
 counter, the IAM decisions by role, the ALB listeners served, the tasks' role
-credentials and the PostgreSQL server. Everything else is judged (5.), then moto's.
+credentials, wait-condition signals and the PostgreSQL server. Everything else is judged (5.), then moto's.
 """

@@ -6,23 +6,10 @@ backends with its desiredCount:
 
 - A task is a task of moto's backend (list-tasks / describe-tasks show it: lastStatus
   RUNNING, then STOPPED with its stoppedReason and the container's exitCode; the
-  service's runningCount counts them) and one process: argv = the (first) container's
-  `command`, working folder = its `workingDirectory` relative to the emulator's working
-  folder (the project), its own process group, stdin closed. A container without a
-  command cannot run locally: the task stops with a reason saying so.
-- Its environment is what a Fargate container gets, and nothing of the emulator's: the
-  container's `environment`, its `secrets` from moto's SSM (decrypted), once the execution
-  role's start is decided (task_start.start_denial; a denial stops the task with that
-  reason), AWS_CONTAINER_CREDENTIALS_FULL_URI (the emulator's
-  /_fargate_platform/task-credentials/<token>: the task role's credentials from moto's
-  STS, in ECS's JSON shape), AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL, an empty
-  HOME of its own (<state>/tasks/<task id>/home), PORT (a free port on 127.0.0.1),
-  HOST=127.0.0.1 and PATH = this virtualenv's bin folder, /usr/bin, /bin.
-- It gets a private IP of its subnet (the first subnet of the service's
-  NetworkConfiguration with a free address in moto's EC2; the task's ENI has it) and is
-  registered in the service's target groups: moto's ELBv2 (Id = IP, Port =
-  containerPort) and targets.TABLE (with the local port).
-- Its stdout and stderr go to CloudWatch Logs (awslogs.py) when it uses awslogs.
+  service's runningCount counts them) and one process with exactly a Fargate container's
+  environment, a private IP of its subnet, registered in the service's target groups
+  (moto's ELBv2 and targets.TABLE), its output in CloudWatch Logs: task_launch.py. A
+  container without a command cannot run locally: the task stops with a reason saying so.
 - A task whose process exits is replaced (stoppedReason "Essential container in task
   exited"); one whose target is still `unhealthy` in targets.TABLE after the service's
   health-check grace period is replaced ("Task failed ELB health checks in (target-group
@@ -51,17 +38,16 @@ backends with its desiredCount:
 import math
 import secrets as secrets_module
 import signal
-import subprocess
 import sys
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from emulator import awslogs, targets, task_environment, task_network
-from emulator.task_model import LocalTask, ServiceState, WithoutAwsvpc, now
+from emulator import targets
+from emulator.task_launch import LaunchingTasks
+from emulator.task_model import ServiceState, now
 from emulator.task_stop import EXITED, MAX_STOP_TIMEOUT, StoppingTasks
-from fargate_platform.local.ports import free_port
 
 RECONCILE_SECONDS = 1.0
 HEALTHY_WITHOUT_TARGETS = 2.0
@@ -72,7 +58,7 @@ SCALED_DOWN = "Scaling activity initiated by (deployment {deployment})"
 DEPLOYMENT_STOP = "Task stopped by deployment {deployment} (a newer task definition is running)"
 
 
-class TaskSupervisor(StoppingTasks):
+class TaskSupervisor(LaunchingTasks, StoppingTasks):
     def __init__(self):
         self._lock = threading.RLock()
         self._tasks = {}  # task ARN -> LocalTask
@@ -345,103 +331,6 @@ class TaskSupervisor(StoppingTasks):
             return bool(found) and all(t.state == "healthy" for t in found)
         return time.monotonic() - task.started >= HEALTHY_WITHOUT_TARGETS
 
-    # -- starting a task -----------------------------------------------------------------------
-
-    def _start_task(self, account, region, backend, service, definition):
-        from moto.ecs.models import Task
-
-        from emulator import task_start
-
-        cluster = backend._get_cluster(service.cluster_name)
-        network = service.network_configuration or None
-        # Without awsvpc for moto: its own ENI fails (NetworkInterface.private_dns_name is unset
-        # for an address it is given); _network makes the task's ENI in its subnet.
-        task = Task(cluster, WithoutAwsvpc(definition), None, None, backend=backend,
-                    group=f"service:{service.name}", launch_type=service.launch_type or "FARGATE",
-                    started_by=self._deployment_id(service),
-                    tags=list(service.tags) if service.propagate_tags == "SERVICE" else [],
-                    networking_configuration=None)
-        task.network_configuration = network or {}
-        task._transitions = []  # lastStatus is what the process does, not moto's state machine
-        task.started_at = now()
-        task.pull_started_at = task.started_at
-        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-        container = definition.container_definitions[0]
-        local = LocalTask(task, service.arn, definition, container)
-        with self._lock:
-            self._tasks[task.task_arn] = local
-        moto_container = task.containers[0]
-        moto_container.last_status = "PENDING"
-
-        denial = task_start.start_denial(definition, account, region)
-        if denial is not None:
-            self._finish(local, denial.split(": ", 1)[-1] if denial.startswith("ECS Deployment") else denial,
-                         exit_code=None)
-            return local
-        if not container.get("command"):
-            self._finish(local, f"CannotStartContainerError: container {container['name']} has no "
-                                "command: without its image's entry point it cannot run locally "
-                                "(set the task definition's Command)", exit_code=None)
-            return local
-        try:
-            environment = self._environment(local, account, region)
-        except LookupError as exc:
-            self._finish(local, f"ResourceInitializationError: unable to pull secrets or registry "
-                                f"auth: execution resource retrieval failed: {exc}", exit_code=None)
-            return local
-        try:
-            task_network.place(local, service, account, region, self._addresses_in_use())
-        except Exception as exc:  # noqa: BLE001 - the task cannot be placed
-            self._finish(local, f"ResourceInitializationError: {exc}", exit_code=None)
-            return local
-        workdir = self.project_dir / (container.get("workingDirectory") or ".")
-        log = awslogs.open_stream(container, task.id, account, region)
-        try:
-            process = subprocess.Popen(
-                [str(part) for part in container["command"]], cwd=workdir, env=environment,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True)
-        except OSError as exc:
-            task_network.deregister(local, remove=True)
-            self._finish(local, f"CannotStartContainerError: {exc}", exit_code=None)
-            return local
-        local.process = process
-        local.started = time.monotonic()
-        sinks = [log.write] if log is not None else []
-        for pipe in (process.stdout, process.stderr):
-            reader = threading.Thread(target=awslogs.pump, args=(pipe, sinks), daemon=True,
-                                      name=f"task-output-{task.id[:8]}")
-            reader.start()
-            local.readers.append(reader)
-        moto_container.last_status = "RUNNING"
-        moto_container.network_interfaces = [{"attachmentId": a["id"], "privateIpv4Address": local.ip}
-                                             for a in task.attachments] if local.ip else []
-        task_network.register(local, service, account, region)
-        return local
-
-    def _addresses_in_use(self):
-        with self._lock:
-            return {t.ip for t in self._tasks.values() if t.ip and t.state != "stopped"}
-
-    def _environment(self, local, account, region):
-        container = local.container
-        home = self.context.state_dir / "tasks" / local.task.id / "home"
-        home.mkdir(parents=True, exist_ok=True)
-        local.local_port = free_port()
-        env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home)}
-        env.update({str(e["name"]): str(e.get("value", "")) for e in container.get("environment") or []})
-        env.update(task_environment.secrets_of(container, account, region))
-        with self._lock:
-            role = local.definition.task_role_arn if hasattr(local.definition, "task_role_arn") else None
-            if role:
-                self._credentials[local.token] = (role, local.task.id, region)
-        if role:
-            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = \
-                f"{self.context.endpoint_url}/_fargate_platform/task-credentials/{local.token}"
-        env.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-                    "AWS_ENDPOINT_URL": self.context.endpoint_url,
-                    "PORT": str(local.local_port), "HOST": "127.0.0.1"})
-        return env
 
 SUPERVISOR = TaskSupervisor()
 

@@ -455,3 +455,14 @@ def test_a_task_whose_target_stays_unhealthy_after_the_grace_period_is_replaced(
     [stopped] = _reconcile_until(supervisor, lambda: [t for t in ecs.describe_tasks(
         cluster="local", tasks=[first.task_arn])["tasks"] if t["lastStatus"] == "STOPPED"], 15, "stopped")
     assert stopped["stoppedReason"] == f"Task failed ELB health checks in (target-group {group})"
+
+
+def test_a_command_that_is_not_installed_stops_the_task_with_ecs_reason(in_process):
+    supervisor, ecs, folder = in_process
+    service = _service(ecs, _definition(ecs, ["no-such-program", "--serve"]))
+    [stopped] = _reconcile_until(supervisor, lambda: [t for t in ecs.describe_tasks(
+        cluster="local", tasks=ecs.list_tasks(cluster="local", desiredStatus="STOPPED")["taskArns"] or ["x"])[
+        "tasks"] if t["lastStatus"] == "STOPPED"][:1], 10, "the task stopped")
+    assert stopped["stoppedReason"] == ('CannotStartContainerError: exec: "no-such-program": executable file '
+                                        'not found in $PATH')
+    assert service.running_count == 0

@@ -64,11 +64,28 @@ def service_status(stack, url_of):
 
 
 def default_url_of(project_path, environment):
-    """host -> URL: https where the environment's ALBs have a certificate, else http."""
+    """host -> URL: https where the environment's ALBs have a certificate, else http; on the
+    local platform, the curl line through the local ALB that serves the host's listener."""
     from fargate_platform import config
 
-    scheme = "https" if config.load_environment(project_path, environment).certificate_arn else "http"
+    settings = config.load_environment(project_path, environment)
+    if environment == names.LOCAL_ENVIRONMENT:
+        return local_url_of(project_path, settings)
+    scheme = "https" if settings.certificate_arn else "http"
     return lambda host: f"{scheme}://{host}/"
+
+
+def local_url_of(project_path, settings):
+    from fargate_platform.local.processes import LocalPlatform
+    from fargate_platform.local.summary import alb_fronts
+
+    fronts = alb_fronts(LocalPlatform(project_path).endpoint_url, settings)
+    ports = {service.host: fronts.get(service.alb) for service in settings.services.values()}
+
+    def url_of(host):
+        port = ports.get(host)
+        return f"curl -H 'Host: {host}' http://127.0.0.1:{port}/" if port else f"http://{host}/ (not served locally)"
+    return url_of
 
 
 def run(args, out=None, url_of=None):

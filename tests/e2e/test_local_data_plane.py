@@ -74,6 +74,12 @@ def test_up_runs_each_sample_behind_the_local_alb(project):
         assert status == 200, body
         answer = json.loads(body)
         assert (answer["service"], answer["database"], answer["user"], answer["version"]) == (service, service, service, "1")
+    shown = project.run(BIN / "fargate-platform", "status", "local")
+    assert_ok(shown)
+    [listener] = project.control("listeners")["listeners"]
+    for host in (ORDER, INVENTORY):
+        assert f"curl -H 'Host: {host}' http://127.0.0.1:{listener['local_port']}/" in shown.output, shown
+    assert shown.output.count("tasks 1/1") == 2, shown
 
 
 def test_a_tasks_environment_holds_no_credential_of_the_users(project):

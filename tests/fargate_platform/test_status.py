@@ -62,10 +62,13 @@ def test_an_unknown_environment_is_one_line(env, capsys):
     assert "fargate-platform status: error: no environment 'nosuch'" in capsys.readouterr().err
 
 
-def test_the_url_is_https_where_the_albs_have_a_certificate():
+def test_the_url_is_https_where_the_albs_have_a_certificate(monkeypatch):
     from pathlib import Path
+
+    monkeypatch.setenv("FARGATE_PLATFORM_EMULATOR_PORT", str(harness.free_port()))  # no emulator there
 
     project = Path(__file__).resolve().parents[2]
     assert status.default_url_of(project, "dev")("order.dev.example.com") == "https://order.dev.example.com/"
+    # Locally, the curl line through the local ALB (none here: no local platform runs)
     assert status.default_url_of(project, "local")("order.local.fargate-platform.test") == \
-        "http://order.local.fargate-platform.test/"
+        "http://order.local.fargate-platform.test/ (not served locally)"

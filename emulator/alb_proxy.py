@@ -3,7 +3,7 @@ target's keep-alive connection (TargetPool) with the X-Forwarded-* headers, stre
 ways, and the ALB's own 502/503/504 answers; the routing is alb_rules.py's."""
 import collections
 import http.client
-import os
+import random
 import select
 import sys
 import threading
@@ -37,19 +37,26 @@ class TargetPool:
 
     def get(self, port):
         """(connection, reused)."""
-        with self._lock:
-            idle = self._idle.get(port)
-            while idle:
-                connection = idle.pop()
-                sock = connection.sock
-                if sock is not None:
-                    try:  # readable while idle: closed by the target (or garbage): drop it
-                        if not select.select([sock], [], [], 0)[0]:
-                            return connection, True
-                    except (OSError, ValueError):
-                        pass
-                connection.close()
-        return http.client.HTTPConnection(LISTEN_HOST, port, timeout=CONNECT_TIMEOUT), False
+        while True:
+            with self._lock:  # only the pop: the check below is a system call
+                idle = self._idle.get(port)
+                connection = idle.pop() if idle else None
+            if connection is None:
+                return http.client.HTTPConnection(LISTEN_HOST, port, timeout=CONNECT_TIMEOUT), False
+            if self._usable(connection):
+                return connection, True
+            connection.close()
+
+    @staticmethod
+    def _usable(connection):
+        """Idle and still open: readable while idle means closed by the target (or garbage)."""
+        sock = connection.sock
+        if sock is None:
+            return False
+        try:
+            return not select.select([sock], [], [], 0)[0]
+        except (OSError, ValueError):
+            return False
 
     def put(self, port, connection):
         with self._lock:
@@ -222,8 +229,9 @@ class ListenerHandler(BaseHTTPRequestHandler):
                         "https" if (listener.protocol or "").upper() == "HTTPS" else "http"))
         headers.append(("X-Forwarded-Port", str(listener.port)))
         if "X-Amzn-Trace-Id" not in self.headers:
+            # An id, not a secret: no system call for its random part.
             headers.append(("X-Amzn-Trace-Id",
-                            f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"))
+                            f"Root=1-{int(time.time()):08x}-{random.getrandbits(96):024x}"))
         return headers
 
     def forward(self, target, listener, idle_timeout):
@@ -271,7 +279,8 @@ class ListenerHandler(BaseHTTPRequestHandler):
             if connection.sock is None:
                 connection.timeout = min(CONNECT_TIMEOUT, idle_timeout)
                 connection.connect()
-            connection.sock.settimeout(idle_timeout)
+            if connection.sock.gettimeout() != idle_timeout:
+                connection.sock.settimeout(idle_timeout)
             connection.putrequest(self.command, self.path, skip_host=True,
                                   skip_accept_encoding=True)
             for key, value in headers:

@@ -11,9 +11,9 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 from emulator.alb_rules import Request, redirect_location, rule_actions, terminal_action
+from emulator.alb_upstream import BadResponse, Upstream
 
 
-LISTEN_HOST = "127.0.0.1"
 CONNECT_TIMEOUT = 10.0  # the ALB's connection timeout to a target
 CHUNK = 65536
 IDLE_CONNECTIONS_PER_TARGET = 32
@@ -42,7 +42,7 @@ class TargetPool:
                 idle = self._idle.get(port)
                 connection = idle.pop() if idle else None
             if connection is None:
-                return http.client.HTTPConnection(LISTEN_HOST, port, timeout=CONNECT_TIMEOUT), False
+                return Upstream(port, CONNECT_TIMEOUT), False
             if self._usable(connection):
                 return connection, True
             connection.close()
@@ -237,9 +237,8 @@ class ListenerHandler(BaseHTTPRequestHandler):
     def forward(self, target, listener, idle_timeout):
         site = self.server.site
         pool = site.front.pool
-        headers = self.forwarded_headers(listener)
+        head = self.request_head(listener)
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
-        length = int(self.headers.get("Content-Length") or 0) if not chunked else None
         body = self.request_body()
         small = isinstance(body, list)  # read already: can be sent again on a fresh connection
         payload = b"".join(body) if small else None
@@ -248,8 +247,7 @@ class ListenerHandler(BaseHTTPRequestHandler):
             connection, reused = pool.get(target.local_port)
             site.upstream_started(connection)
             try:
-                response = self._exchange(connection, headers, chunked, length, payload, body,
-                                          idle_timeout)
+                response = self._exchange(connection, head, chunked, payload, body, idle_timeout)
                 break
             except _RetryFresh:
                 site.upstream_ended(connection)
@@ -261,61 +259,56 @@ class ListenerHandler(BaseHTTPRequestHandler):
                 site.upstream_ended(connection)
                 connection.close()
                 return self.error(failed.status)
-        finished = False
         try:
-            self._relay(response)
-            finished = True
+            self._relay(connection, response)
         finally:
             site.upstream_ended(connection)
-            if finished and response.isclosed() and not response.will_close \
-                    and connection.sock is not None:
+            if response.complete and not response.will_close and connection.sock is not None:
                 pool.put(target.local_port, connection)
             else:
                 connection.close()
 
-    def _exchange(self, connection, headers, chunked, length, payload, body, idle_timeout):
-        """Sends the request, returns the target's response head (a HTTPResponse)."""
+    def request_head(self, listener):
+        """The request line and headers sent to the target (bytes)."""
+        lines = [f"{self.command} {self.path} HTTP/1.1"]
+        lines += [f"{key}: {value}" for key, value in self.forwarded_headers(listener)]
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            lines.append("Transfer-Encoding: chunked")
+        elif int(self.headers.get("Content-Length") or 0):
+            lines.append(f"Content-Length: {int(self.headers['Content-Length'])}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _exchange(self, connection, head, chunked, payload, body, idle_timeout):
+        """Sends the request, returns the target's response head (alb_upstream.Response)."""
         try:
             if connection.sock is None:
-                connection.timeout = min(CONNECT_TIMEOUT, idle_timeout)
-                connection.connect()
+                connection.connect(min(CONNECT_TIMEOUT, idle_timeout))
             if connection.sock.gettimeout() != idle_timeout:
                 connection.sock.settimeout(idle_timeout)
-            connection.putrequest(self.command, self.path, skip_host=True,
-                                  skip_accept_encoding=True)
-            for key, value in headers:
-                connection.putheader(key, value)
-            if chunked:
-                connection.putheader("Transfer-Encoding", "chunked")
-            elif length:
-                connection.putheader("Content-Length", str(length))
             if payload is not None:
-                if chunked and payload:
-                    payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload)
-                elif chunked:
-                    payload = b"0\r\n\r\n"
-                connection.endheaders(payload or None)
+                if chunked:
+                    payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(payload), payload) if payload else b"0\r\n\r\n"
+                connection.send(head + payload)
             else:
-                connection.endheaders()
+                connection.send(head)
                 for piece in body:
                     connection.send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
                 if chunked:
                     connection.send(b"0\r\n\r\n")
-            return connection.getresponse()
+            return connection.read_head()
         except TimeoutError:
             raise _Failed(504) from None
         except ConnectionRefusedError:
             raise _Failed(502) from None
-        except (ConnectionError, http.client.HTTPException, OSError, ValueError):
+        except (ConnectionError, BadResponse, OSError, ValueError):
             raise _RetryFresh() from None
 
-    def _relay(self, response):
+    def _relay(self, connection, response):
         """Streams the target's response to the client."""
-        no_body = self.command == "HEAD" or response.status in (204, 304) \
-            or 100 <= response.status < 200
-        headers = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
+        headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
+        has_body = response.has_body(self.command)
         to_client_chunked = False
-        if not no_body and (response.chunked or response.length is None):
+        if has_body and response.length is None:
             if self.request_version == "HTTP/1.1":
                 to_client_chunked = True
                 headers.append(("Transfer-Encoding", "chunked"))
@@ -325,34 +318,28 @@ class ListenerHandler(BaseHTTPRequestHandler):
             headers.append(("Connection", "close"))
         head = (f"HTTP/1.1 {response.status} {response.reason}\r\n"
                 + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n").encode("latin-1")
-        if no_body:
-            response.read()  # nothing to read: marks the response done (the connection reusable)
+        if not has_body:
+            response.complete = True
             self.wfile.write(head)
             return
         sent_head = False
         try:
-            if response.length is not None and response.length <= CHUNK and not response.chunked:
-                data = response.read()  # small: one write, head and body
-                self.wfile.write(head + data)
+            if response.length is not None and response.length <= CHUNK:
+                self.wfile.write(head + b"".join(connection.body(response, CHUNK)))  # one write
                 return
             self.wfile.write(head)
             sent_head = True
-            while True:
-                data = response.read1(CHUNK)
-                if not data:
-                    break
+            for data in connection.body(response, CHUNK):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if to_client_chunked else data)
             if to_client_chunked:
                 self.wfile.write(b"0\r\n\r\n")
         except TimeoutError:
-            response.close()
             if sent_head:
                 self.close_connection = True
                 raise
             self.error(504)
-        except (http.client.HTTPException, ConnectionError) as exc:
-            response.close()
-            if sent_head or isinstance(exc, (BrokenPipeError,)):
+        except (BadResponse, ConnectionError) as exc:
+            if sent_head or isinstance(exc, BrokenPipeError):
                 self.close_connection = True
                 raise ConnectionResetError(str(exc)) from None
             self.error(502)

@@ -21,10 +21,12 @@ still has the functions it patches with the signatures it expects):
    interfaces fails to invoke, as on AWS. The warm environments: lambda_workers.
 2. custom_resources: Lambda-backed custom resources get a ResponseURL that
    reaches this emulator; Create/Update/Delete run the function and wait for its
-   answer; FAILED fails the resource. stack_operations: a failed stack operation
-   rolls the stack back (ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE /
-   DELETE_FAILED) with the reason in its events instead of hanging, and a stack's
-   resources are deleted newest first.
+   answer; FAILED fails the resource. stack_operations: stack operations run in the
+   background, one at a time per stack (a DeleteStack cancels a create in progress),
+   and a failed one ends as on AWS instead of hanging (stack_endings: ROLLBACK_COMPLETE /
+   UPDATE_ROLLBACK_COMPLETE / DELETE_FAILED, the reason in its events); resource_steps:
+   a failing resource named in its failure, nothing made for a reader of a stack in
+   progress, a stack's resources deleted newest first.
 3. rds_cluster: AWS::RDS::DBCluster (aurora-postgresql) is backed by the real
    local PostgreSQL server (fargate_platform.local.postgres.LocalPostgres, state
    in <state-dir>/postgres, started when the emulator starts): the master user
@@ -82,25 +84,28 @@ still has the functions it patches with the signatures it expects):
    deployment configuration, with the circuit breaker's rollback; describe-tasks and
    the service's runningCount tell the truth; a CloudFormation create or update of a
    service ends once it is stable, or fails with the circuit breaker's message
-   (service_stability); ListTasks honours serviceName. Its parts: task_model (what is kept of
-   a task), task_environment (its secrets), task_network (its IP, ENI and targets),
-   task_stop (ECS's stop). alb_front's parts: alb_rules (routing), alb_proxy (the
-   HTTP side).
+   (service_stability); ListTasks honours serviceName. Its parts: task_launch (how a
+   task starts, with a parent-death signal), task_model (what is kept of a task),
+   task_environment (its secrets), task_network (its IP, ENI and targets), task_stop
+   (ECS's stop). alb_front's parts: alb_rules (routing), alb_proxy (the
+   HTTP side), alb_upstream (the connection to a target).
 9. log_masking: a log group's DataProtectionPolicy (moto drops it) masks what it
    names in the events ingested while it is set; GetLogEvents/FilterLogEvents with
    `unmask` show them (logs:Unmask, decided as in 5.).
-10. CloudFormation as AWS's where Sceptre users notice: change_sets (scoped to their
-   stack, UPDATE by default, executed as the other operations, FAILED when empty),
+10. CloudFormation as AWS's where Sceptre users notice: change_sets with
+   template_changes (scoped to their stack, UPDATE by default, executed as the other operations, FAILED when empty),
    cloudformation_messages ("Template format error", a stack deleted when its
    notification topic is gone), property_validation (each resource's properties
    against its registry schema, cfn-lint's copy), rollback_modes (OnFailure,
-   DisableRollback, RollbackStack), stack_timeouts (TimeoutInMinutes, and
-   seconds_left() for the waits), wait_conditions (WaitCondition and its handle's
-   signal URL /_fargate_platform/wait-condition/<token>), drift with drift_properties
-   (DetectStackDrift and its reads, for the platform's resource types).
+   DisableRollback, RollbackStack), stack_timeouts (TimeoutInMinutes and a DeleteStack's
+   cancel, checked by the waits: check_deadline(), seconds_left()), wait_conditions
+   (WaitCondition and its handle's signal URL /_fargate_platform/wait-condition/<token>),
+   drift with drift_properties and drift_compare (DetectStackDrift and its reads, for
+   the platform's resource types).
 
 The emulator also answers a few requests of its own under /_fargate_platform/
 (server.py; unsigned, not judged): custom-resource responses, health, the API-call
 counter, the IAM decisions by role, the ALB listeners served, the tasks' role
-credentials, wait-condition signals and the PostgreSQL server. Everything else is judged (5.), then moto's.
+credentials, wait-condition signals and the PostgreSQL server. Everything else is
+judged (5.), then moto's.
 """

@@ -15,9 +15,9 @@ What runs instead:
   for an unknown stack; ChangeSetNotFound "ChangeSet [A] does not exist", except that
   DeleteChangeSet succeeds). ChangeSetType defaults to UPDATE; CREATE makes (or adds to)
   a REVIEW_IN_PROGRESS stack and refuses any other existing stack.
-- `no_changes` (UpdateStack's "No updates are to be performed." too, cloudformation_fixes):
-  same parsed template, same parameter values. An unchanged UPDATE is FAILED, UNAVAILABLE,
-  with AWS's StatusReason.
+- What a change set changes is template_changes' decision (UpdateStack's "No updates are
+  to be performed." is too): an UPDATE that changes nothing is FAILED, UNAVAILABLE, with
+  AWS's StatusReason; UsePreviousValue is refused on a CREATE, as AWS refuses it.
 - Executing runs as stack_operations' operations: an UPDATE is the backend's update_stack
   (background, busy refusal, rollback), a CREATE creates the REVIEW_IN_PROGRESS stack's
   resources in the background, rolled back as CreateStack's. The stack gets the
@@ -26,10 +26,10 @@ What runs instead:
   EXECUTE_COMPLETE or EXECUTE_FAILED. One whose stack began another operation since is
   OBSOLETE.
 """
-import json
 import re
+import threading
 
-from emulator import stack_operations
+from emulator import stack_endings, stack_operations, template_changes
 from emulator.cloudformation_messages import check_template, validation_error
 
 NO_CHANGES = ("The submitted information didn't contain changes. "
@@ -37,60 +37,7 @@ NO_CHANGES = ("The submitted information didn't contain changes. "
 NAME_PATTERN = "[a-zA-Z][-a-zA-Z0-9]*"
 TYPES = ("CREATE", "UPDATE", "IMPORT")
 EXECUTED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")  # the stack statuses of a successful execution
-
-
-# -- what counts as a change (UpdateStack's "No updates are to be performed." too) ------
-
-
-def given_parameters(incoming, previous):
-    """{key: value} of an API call's Parameters list; UsePreviousValue takes `previous`'s."""
-    previous = previous or {}
-    values = {}
-    for parameter in incoming or []:
-        key = parameter.get("ParameterKey")
-        if parameter.get("UsePreviousValue"):
-            values[key] = previous.get(key)
-        else:
-            values[key] = parameter.get("ParameterValue")
-    return values
-
-
-def _as_text(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def _parameter_values(template, given):
-    """The value each parameter the template declares takes: given, else its Default."""
-    values = {}
-    for name, definition in (template.get("Parameters") or {}).items():
-        if name in given:
-            values[name] = given[name]
-        elif isinstance(definition, dict) and "Default" in definition:
-            values[name] = _as_text(definition["Default"])
-    return values
-
-
-def _parsed(template):
-    from moto.cloudformation.models import Stack
-
-    if isinstance(template, dict):
-        return template
-    try:
-        parsed = Stack.parse_template(template)  # JSON or YAML, CloudFormation's tags read
-    except Exception:  # noqa: BLE001 - not a template: a change, the update's check reports it
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def no_changes(stack, template, parameters):
-    """True when `template` and `parameters` ({key: value}) are what `stack` has: the same
-    parsed template (formatting and key order aside) and the same parameter values."""
-    old, new = _parsed(stack.template), _parsed(template)
-    if old is None or new is None or old != new:
-        return False
-    return _parameter_values(old, stack.parameters or {}) == _parameter_values(new, parameters)
+_executing = threading.Lock()  # checking that a change set can be executed, and marking it so
 
 
 # -- finding change sets -------------------------------------------------------------------
@@ -106,13 +53,8 @@ def _not_found(name):
     return _error("ChangeSetNotFound", f"ChangeSet [{name}] does not exist")
 
 
-def _live_stack(backend, name_or_id):
-    stack = backend.stacks.get(name_or_id)
-    return stack or next((s for s in backend.stacks.values() if s.name == name_or_id), None)
-
-
 def _stack(backend, name_or_id):
-    stack = _live_stack(backend, name_or_id)
+    stack = stack_operations.find_live_stack(backend, name_or_id)
     if stack is None:
         raise validation_error(f"Stack [{name_or_id}] does not exist")
     return stack
@@ -183,11 +125,11 @@ def _requested_template(response, stack, kind):
 
 def _stack_for(response, backend, stack_name, change_set_name, kind):
     """The existing stack the change set is for (None: a CREATE of a new stack)."""
-    stack = _live_stack(backend, stack_name)
+    stack = stack_operations.find_live_stack(backend, stack_name)
     if kind == "UPDATE":
         if stack is None:
             raise validation_error(f"Stack [{stack_name}] does not exist")
-        stack_operations._refuse_if_busy(stack, "updated")
+        stack_operations.refuse_if_busy(stack, "updated")
         response._validate_status(stack)  # UpdateStack's own refusals (ROLLBACK_COMPLETE)
     elif stack is not None and stack.status != "REVIEW_IN_PROGRESS":
         raise validation_error(f"Stack [{stack_name}] already exists and cannot be created again "
@@ -208,27 +150,6 @@ def _review_stack(backend, name, parameters, notification_arns, tags, role_arn):
     stack.status = "REVIEW_IN_PROGRESS"
     stack._add_stack_event("REVIEW_IN_PROGRESS", resource_status_reason="User Initiated")
     return stack
-
-
-def _uses(definition, parameter):
-    text = json.dumps(definition)
-    return json.dumps({"Ref": parameter}) in text or "${" + parameter + "}" in text
-
-
-def _changes(stack, change_set):
-    """What the change set adds, modifies (its definition, or a parameter it uses, changed)
-    and removes, from the stack's template (moto's resource map has its own additions)."""
-    from moto.cloudformation.models import Change
-
-    old_template, new_template = _parsed(stack.template) or {}, change_set.template_dict
-    old, new = old_template.get("Resources") or {}, new_template["Resources"]
-    old_values = _parameter_values(old_template, stack.parameters or {})
-    new_values = _parameter_values(new_template, change_set.parameters)
-    changed = [key for key in {**old_values, **new_values} if old_values.get(key) != new_values.get(key)]
-    return ([Change("Add", name, new[name].get("Type")) for name in new if name not in old]
-            + [Change("Modify", name, new[name].get("Type")) for name in new if name in old and (
-                old[name] != new[name] or any(_uses(new[name], key) for key in changed))]
-            + [Change("Remove", name, old[name].get("Type")) for name in old if name not in new])
 
 
 def _same_request_or_refuse(existing, template, parameters):
@@ -254,8 +175,10 @@ def create_change_set(self):
     stack = _stack_for(self, backend, stack_name, name, kind)
     template = _requested_template(self, stack, kind)
     check_template(template)
-    parameters = given_parameters(self._get_param("Parameters", []),
-                                  stack.parameters if stack is not None else {})
+    incoming = self._get_param("Parameters", [])
+    if kind == "CREATE" and any(parameter.get("UsePreviousValue") for parameter in incoming):
+        raise validation_error("Cannot specify UsePreviousValue on Parameters when ChangeSetType is CREATE")
+    parameters = template_changes.given_parameters(incoming, stack)
     tags = {item["Key"]: item["Value"] for item in self._get_param("Tags", [])}
     notification_arns = self._get_param("NotificationARNs", [])
     role_arn = self._get_param("RoleARN")
@@ -271,9 +194,9 @@ def create_change_set(self):
         change_set_name=name, stack=stack, template=template, parameters=parameters,
         description=self._get_param("Description"), notification_arns=notification_arns,
         tags=tags, role_arn=role_arn)
-    change_set.changes = _changes(stack, change_set)
+    change_set.changes = template_changes.resource_changes(stack, change_set.template_dict, parameters)
     change_set.created_at, change_set.executed_from = len(stack.events), None  # event indexes
-    if kind == "UPDATE" and no_changes(stack, template, parameters):
+    if kind == "UPDATE" and template_changes.no_changes(stack, template, parameters):
         change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
         change_set.status_reason = NO_CHANGES
     else:
@@ -340,31 +263,34 @@ def _start_update(backend, change_set):
         tags=change_set.tags or None)
 
 
+# What a CREATE change set gives its REVIEW_IN_PROGRESS stack.
+TAKEN_FROM_CHANGE_SET = ("template", "template_dict", "description", "parameters",
+                         "notification_arns", "tags", "role_arn", "cross_stack_resources",
+                         "resource_map", "output_map")
+
+
 def _start_create(backend, change_set):
     """The REVIEW_IN_PROGRESS stack takes the change set's template and is created as
-    CreateStack creates one (stack_operations: background, rolled back on failure)."""
+    CreateStack creates one (stack_operations.run_create: background, ended as a create)."""
+    from moto.cloudformation.models import Stack
+
     stack = change_set.stack
-    stack.template, stack.parameters = change_set.template, dict(change_set.parameters)
-    stack.notification_arns = change_set.notification_arns or []
-    stack.tags, stack.role_arn = change_set.tags or {}, change_set.role_arn
-    stack._parse_template()
-    stack.description = stack.template_dict.get("Description")
-    stack.resource_map = stack._create_resource_map()  # a missing parameter is refused here
-    stack.output_map = stack._create_output_map()
-    backend._validate_export_uniqueness(stack)
-    for export in stack.exports:
+    prepared = Stack(  # as moto's create_stack builds one; a missing parameter is refused here
+        stack_id=stack.stack_id, name=stack.name, template=change_set.template,
+        parameters=dict(change_set.parameters), account_id=stack.account_id,
+        region_name=stack.region_name, notification_arns=change_set.notification_arns,
+        tags=change_set.tags, role_arn=change_set.role_arn, cross_stack_resources=backend.exports)
+    backend._validate_export_uniqueness(prepared)
+    exports = prepared.exports  # read before the create starts, as moto's create_stack reads them
+    operation = stack_operations.start_operation(stack, "CREATE_IN_PROGRESS", "created",
+                                                 from_states=("REVIEW_IN_PROGRESS",))
+    for name in TAKEN_FROM_CHANGE_SET:  # only now: a refused start leaves the stack as it was
+        setattr(stack, name, getattr(prepared, name))
+    for export in exports:
         backend.exports[export.name] = export
-    stack.status = "CREATE_IN_PROGRESS"
+    stack_endings.take_create_options(stack)  # ExecuteChangeSet's: CreateStack's defaults
     stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
-
-    def work():
-        with stack_operations._Operation():
-            try:
-                stack.create_resources()
-            except Exception as exc:  # noqa: BLE001 - the stack records it, like AWS
-                stack_operations.roll_back_create(stack, exc)
-
-    stack_operations._in_background(stack, "execute", work)
+    stack_operations.run_create(operation, [stack.create_resources])
 
 
 def execute_change_set(self):
@@ -375,9 +301,10 @@ def execute_change_set(self):
     change_set = _find(backend, name, self._get_param("StackName"))
     if change_set is None:
         raise _not_found(name)
-    _check_executable(_refresh(change_set))
     stack = change_set.stack
-    change_set.executed_from, change_set.execution_status = len(stack.events), "EXECUTE_IN_PROGRESS"
+    with _executing:  # a concurrent execute of this change set finds it EXECUTE_IN_PROGRESS
+        _check_executable(_refresh(change_set))
+        change_set.executed_from, change_set.execution_status = len(stack.events), "EXECUTE_IN_PROGRESS"
     try:
         (_start_create if change_set.change_set_type == "CREATE" else _start_update)(backend, change_set)
     except Exception:  # refused in the call (busy stack, bad parameters): nothing was executed

@@ -10,7 +10,7 @@ moto behaviour replaced, one small wrapper each (templates stay what AWS gets):
   parameters and they equal the stack's *resolved* values (lists for
   CommaDelimitedList, numbers for Number), so a relaunch of a stack without
   parameters, or with such parameters, runs a full update every time. Replaced by
-  the comparison AWS makes (change_sets.no_changes, which also decides that a change
+  the comparison AWS makes (template_changes.no_changes, which also decides that a change
   set "didn't contain changes"): the same template once parsed (JSON or YAML, so
   Sceptre's leading `---`, comments, quoting and key order do not count) and the
   same parameter values (as given, UsePreviousValue taking the previous one, an
@@ -67,9 +67,9 @@ def wrap_kms_key_create(original):
 
 def validate_different_update(self, incoming_params, stack_body, old_stack):
     from moto.cloudformation.exceptions import ValidationError
-    from emulator.change_sets import given_parameters, no_changes
+    from emulator.template_changes import given_parameters, no_changes
 
-    parameters = given_parameters(incoming_params, old_stack.parameters)
+    parameters = given_parameters(incoming_params, old_stack)
     if stack_body and no_changes(old_stack, stack_body, parameters):
         raise ValidationError(old_stack.name, message="No updates are to be performed.")
 

@@ -12,12 +12,13 @@ moto behaviour replaced:
   topic was deleted first could not be deleted (DELETE_FAILED).
 
 What runs instead:
-- check_template, in the call as AWS checks it (CreateStack, ValidateTemplate, and
-  CreateChangeSet in change_sets.py): a template is given ("Either Template URL or
-  Template Body must be specified."), it parses (stack_operations' check: "Template format
-  error: ..."), and has resources ("Template format error: At least one Resources member
-  must be defined.", UpdateStack too). ValidateTemplate's remaining cfn-lint finding is
-  "Template format error: <finding>".
+- check_template, in the call as AWS checks it (CreateStack, ValidateTemplate, UpdateStack
+  after its busy check in stack_operations.py, and CreateChangeSet in change_sets.py): a
+  template is given ("Either Template URL or Template Body must be specified."), it parses
+  into a mapping (check_template_format: "Template format error: ..."), and has resources
+  ("Template format error: At least one Resources member must be defined.").
+  ValidateTemplate's remaining cfn-lint finding is "Template format error: <finding>".
+  parsed_template is the one reading of a template the layer's checks share.
 - A stack's notifications go to each topic on its own, a topic that is gone is skipped:
   a notification never stops the stack operation.
 """
@@ -26,32 +27,48 @@ NO_RESOURCES = "Template format error: At least one Resources member must be def
 
 
 def validation_error(message):
+    """The ValidationError CloudFormation answers with `message` (the layer's one builder)."""
     from moto.cloudformation.exceptions import ValidationError
 
     return ValidationError(message=message)
 
 
-def _without_resources(template):
-    """True for a template that parses but declares no resources (unparseable: False, the
-    format check reports it)."""
+def _read(template):
+    """(the template as a mapping, None), or (None, why it is not one): moto's own reading,
+    JSON or YAML with CloudFormation's tags; a mapping is taken as it is."""
     from moto.cloudformation.models import Stack
 
+    if isinstance(template, dict):
+        return template, None
     try:
         parsed = Stack.parse_template(template)
-    except Exception:  # noqa: BLE001 - reported by the format check
-        return False
-    resources = parsed.get("Resources") if isinstance(parsed, dict) else None
-    return isinstance(parsed, dict) and not (isinstance(resources, dict) and resources)
+    except Exception as error:  # noqa: BLE001 - every parse error is the template's
+        text = str(error).strip()
+        return None, text.splitlines()[0] if text else type(error).__name__
+    if not isinstance(parsed, dict):
+        return None, "unsupported structure."
+    return parsed, None
+
+
+def parsed_template(template):
+    """The template as a mapping, or None when it does not parse into one."""
+    return _read(template)[0]
+
+
+def check_template_format(template):
+    """AWS's "Template format error: ..." for a template that does not parse into a mapping."""
+    problem = _read(template)[1]
+    if problem is not None:
+        raise validation_error(f"Template format error: {problem}")
 
 
 def check_template(template):
     """Refuses, with AWS's message, a template missing, not parsing, or without resources."""
-    from emulator.stack_operations import _check_template_format
-
     if not template:
         raise validation_error(TEMPLATE_MISSING)
-    _check_template_format(template)
-    if _without_resources(template):
+    check_template_format(template)
+    resources = parsed_template(template).get("Resources")
+    if not (isinstance(resources, dict) and resources):
         raise validation_error(NO_RESOURCES)
 
 
@@ -62,20 +79,6 @@ def wrap_create_stack(original):
 
     create_stack.__wrapped__ = original
     return create_stack
-
-
-def wrap_update_stack(original):
-    """Only the Resources check: stack_operations checks the format after its busy check."""
-
-    def update_stack(self, name, template, *args, **kwargs):
-        if template in (None, ""):
-            raise validation_error(TEMPLATE_MISSING)
-        if _without_resources(template):
-            raise validation_error(NO_RESOURCES)
-        return original(self, name, template, *args, **kwargs)
-
-    update_stack.__wrapped__ = original
-    return update_stack
 
 
 def wrap_validate_template(original):
@@ -108,7 +111,6 @@ def apply():
     from moto.cloudformation.models import CloudFormationBackend, Event
 
     CloudFormationBackend.create_stack = wrap_create_stack(CloudFormationBackend.create_stack)
-    CloudFormationBackend.update_stack = wrap_update_stack(CloudFormationBackend.update_stack)
     CloudFormationBackend.validate_template = wrap_validate_template(
         CloudFormationBackend.validate_template)
     Event.sendToSns = wrap_send_to_sns(Event.sendToSns)

@@ -24,18 +24,19 @@ What runs instead:
   fails the resource as soon as its process has ended, instead of waiting out
   ServiceTimeout: nothing could answer any more. The wait ends at the stack's timeout
   too (TimeoutInMinutes, stack_timeouts.py): the function is stopped there and the
-  resource cancelled (on AWS the function would run on, unheard).
+  resource cancelled (on AWS the function would run on, unheard); a function that ended
+  before the timeout without answering is reported as such.
 
-A failing custom resource raises stack_operations.ResourceFailure, which ends the stack
-operation (stack_operations.py).
+A failing custom resource raises resource_steps.ResourceFailure, which ends the stack
+operation (stack_endings.py).
 """
 import json
 import threading
 import uuid
 
 from emulator import context, lambda_runner
-from emulator.stack_operations import (
-    ResourceFailure, StackTimedOut, check_deadline, remember_failure, seconds_left, seen_failure)
+from emulator.resource_steps import ResourceFailure, remember_failure, seen_failure
+from emulator.stack_timeouts import check_deadline, seconds_left
 
 RESPONSE_PATH = "/_fargate_platform/cfn-response/"
 DEFAULT_SERVICE_TIMEOUT = 3600  # CloudFormation's default when ServiceTimeout is absent
@@ -144,9 +145,8 @@ def _call(resource, request_type, properties, old_properties, physical_id):
             function, event, timeout=stack_left if cut_by_stack_timeout else timeout)
     finally:
         answer = RESPONSES.take(request_id)
-    if answer is None and cut_by_stack_timeout:
-        raise StackTimedOut(logical_id, resource_type)
     if answer is None:
+        check_deadline(logical_id, resource_type)  # the stack's timeout cut the wait, or a cancel
         detail = f": {result.error_message}" if result.error else ""
         raise ResourceFailure(
             logical_id, resource_type,

@@ -31,6 +31,12 @@ What runs instead:
 - DescribeStacks/ListStacks give each stack's DriftInformation (NOT_CHECKED until its
   first detection, then the last StackDriftStatus and LastCheckTimestamp);
   DescribeStackResource(s) each resource's.
+- Detection runs on a stack in the statuses AWS's user guide lists (CREATE_COMPLETE,
+  UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE, UPDATE_ROLLBACK_FAILED): during an operation
+  (*_IN_PROGRESS) or after a failed create it is a ValidationError. A detection of the
+  whole stack replaces its records (a resource an update removed is no longer drift); one
+  of some resources replaces theirs. DescribeStackResourceDrifts refuses a MaxResults
+  outside 1 to 100 and a NextToken it did not give (ValidationError, AWS's texts).
 The records live in this process (as moto's state does).
 """
 import json
@@ -38,12 +44,16 @@ import threading
 import uuid
 from collections.abc import Mapping
 
-from emulator import drift_properties, property_validation
+from emulator import drift_compare, drift_properties, property_validation
 
 _lock = threading.Lock()
 _detections = {}  # detection id -> the DescribeStackDriftDetectionStatus answer
 _stack_drift = {}  # stack id -> {"StackDriftStatus", "LastCheckTimestamp"}
 _resource_drifts = {}  # stack id -> {logical id: StackResourceDrift}
+# The statuses AWS's user guide lists as those drift detection runs on.
+DETECTABLE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
+              "UPDATE_ROLLBACK_FAILED")
+MAX_RESULTS = 100  # DescribeStackResourceDrifts' MaxResults: 1 to 100
 
 
 def _now():
@@ -65,7 +75,7 @@ class _CreatedResources(Mapping):
         return self._map._parsed_resources[key]
 
     def __iter__(self):
-        return iter(self._map._parsed_resources)
+        return iter(list(self._map._parsed_resources))  # a snapshot: another operation may add
 
     def __len__(self):
         return len(self._map._parsed_resources)
@@ -87,114 +97,6 @@ def _resolve(value, resources):
     if resolved is None or property_validation.contains_intrinsic(resolved):
         return _UNRESOLVED  # an attribute or a function moto does not know
     return resolved
-
-
-def _property_schema(schema, key):
-    additional = schema.get("additionalProperties")
-    return (schema.get("properties") or {}).get(
-        key, additional if isinstance(additional, dict) else {})
-
-
-def _coerce(value, schema, root):
-    """Template and live scalars in the schema's type, as CloudFormation converts them."""
-    schema = property_validation.dereference(root, schema)
-    expected = schema.get("type")
-    if isinstance(value, dict):
-        return {key: _coerce(item, _property_schema(schema, key), root)
-                for key, item in value.items()}
-    if isinstance(value, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        return [_coerce(item, items, root) for item in value]
-    if isinstance(value, str):
-        try:
-            if expected == "integer":
-                return int(value)
-            if expected == "number":
-                return float(value) if "." in value else int(value)
-        except ValueError:
-            return value
-        if expected == "boolean" and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-    return value
-
-
-# -- the comparison -------------------------------------------------------------------------
-
-
-def _text(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return str(value)
-
-
-def _difference(path, expected, actual, kind):
-    return {"PropertyPath": path, "ExpectedValue": _text(expected), "ActualValue": _text(actual),
-            "DifferenceType": kind}
-
-
-def differences(expected, actual, path, schema, root):
-    """PropertyDifferences between a template value and the live one, at `path`."""
-    schema = property_validation.dereference(root, schema)
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        found = []
-        for key in sorted(set(expected) | set(actual)):
-            if key not in actual or actual[key] is None:
-                found.append(_difference(f"{path}/{key}", expected[key], None, "REMOVE"))
-            elif key not in expected:
-                found.append(_difference(f"{path}/{key}", None, actual[key], "ADD"))
-            else:
-                found += differences(expected[key], actual[key], f"{path}/{key}",
-                                     _property_schema(schema, key), root)
-        return found
-    if isinstance(expected, list) and isinstance(actual, list):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        if schema.get("insertionOrder") is False:
-            return _set_differences(expected, actual, path)
-        found = []
-        for index in range(max(len(expected), len(actual))):
-            if index >= len(actual):
-                found.append(_difference(f"{path}/{index}", expected[index], None, "REMOVE"))
-            elif index >= len(expected):
-                found.append(_difference(f"{path}/{index}", None, actual[index], "ADD"))
-            else:
-                found += differences(expected[index], actual[index], f"{path}/{index}", items, root)
-        return found
-    if _text(expected) != _text(actual):
-        return [_difference(path, expected, actual, "NOT_EQUAL")]
-    return []
-
-
-def _set_differences(expected, actual, path):
-    unmatched = [_text(item) for item in actual]
-    found = []
-    for index, item in enumerate(expected):
-        if _text(item) in unmatched:
-            unmatched.remove(_text(item))
-        else:
-            found.append(_difference(f"{path}/{index}", item, None, "REMOVE"))
-    for index, item in enumerate(actual):
-        if _text(item) in unmatched:
-            unmatched.remove(_text(item))
-            found.append(_difference(f"{path}/{index}", None, item, "ADD"))
-    return found
-
-
-def _member_key(item):
-    return item.get("PolicyName") if isinstance(item, dict) else _text(item)
-
-
-def _members(expected, actual):
-    """The live list's items that are the template's members (by name for policies)."""
-    if not isinstance(expected, list) or not isinstance(actual, list):
-        return actual
-    declared = {_member_key(item) for item in expected}
-    return [item for item in actual if _member_key(item) in declared]
 
 
 def _json(properties):
@@ -220,16 +122,16 @@ def resource_drift(stack, logical_id, resource, resource_json, timestamp):
         if name in template:
             value = _resolve(template[name], resources)
             if value is not _UNRESOLVED:
-                expected[name] = _coerce(value, schemas.get(name, {}), root)
+                expected[name] = drift_compare.coerce(value, schemas.get(name, {}), root)
     drift["ExpectedProperties"] = _json(expected)
     if live is None:
         return dict(drift, StackResourceDriftStatus="DELETED")
-    actual = {name: _coerce(live[name], schemas.get(name, {}), root)
+    actual = {name: drift_compare.coerce(live[name], schemas.get(name, {}), root)
               for name in expected if live.get(name) is not None}
     for name in actual:
         if (resource_type, name) in drift_properties.MEMBERS_ONLY:
-            actual[name] = _members(expected[name], actual[name])
-    found = differences(expected, actual, "", root, root)
+            actual[name] = drift_compare.members(expected[name], actual[name])
+    found = drift_compare.differences(expected, actual, "", root, root)
     return dict(drift, ActualProperties=_json(actual), PropertyDifferences=found,
                 StackResourceDriftStatus="MODIFIED" if found else "IN_SYNC")
 
@@ -238,28 +140,48 @@ def resource_drift(stack, logical_id, resource, resource_json, timestamp):
 
 
 def _created(stack):
-    """(logical id, model, template definition) of each resource the stack has created."""
+    """[(logical id, model, template definition)] of each resource the stack has created.
+
+    Read from snapshots of moto's dicts: this runs in a request thread, and an operation of
+    another stack (or one starting now) may change them meanwhile."""
     resource_map = stack.resource_map
-    for logical_id, definition in resource_map._resource_json_map.items():
-        resource = resource_map._parsed_resources.get(logical_id)
-        if resource is not None and not isinstance(resource, str):
-            yield logical_id, resource, definition
+    parsed = dict(resource_map._parsed_resources)
+    return [(logical_id, parsed[logical_id], definition)
+            for logical_id, definition in list(resource_map._resource_json_map.items())
+            if parsed.get(logical_id) is not None and not isinstance(parsed[logical_id], str)]
+
+
+def _refuse_unless_detectable(stack):
+    """AWS detects drift on a stack in one of DETECTABLE only (the user guide's list), not
+    during an operation. (AWS's exact wording was not found: this is its refusals' style.)"""
+    from moto.cloudformation.exceptions import ValidationError
+
+    if stack.status not in DETECTABLE:
+        raise ValidationError(stack.stack_id, message=(
+            f"Stack:{stack.stack_id} is in {stack.status} state and can not be checked for drift."))
 
 
 def detect(stack, logical_ids=None):
     """Detects drift on the stack's resources (those named, or all); returns the detection."""
     timestamp = _now()
+    created = _created(stack)
     results, failed = {}, []
-    for logical_id, resource, definition in _created(stack):
+    for logical_id, resource, definition in created:
         if logical_ids and logical_id not in logical_ids:
             continue
         try:
             results[logical_id] = resource_drift(stack, logical_id, resource, definition, timestamp)
         except Exception:  # noqa: BLE001 - reported as AWS reports a resource it could not check
             failed.append(logical_id)
+    current = {logical_id for logical_id, _, _ in created}
     with _lock:
-        records = _resource_drifts.setdefault(stack.stack_id, {})
-        records.update(results)
+        if logical_ids:  # some resources: the others keep their last result, if still there
+            old = _resource_drifts.get(stack.stack_id) or {}
+            records = {key: drift for key, drift in old.items() if key in current}
+            records.update(results)
+        else:  # the whole stack: a resource an update removed is no longer its drift
+            records = results
+        _resource_drifts[stack.stack_id] = records
         drifted = [r for r in records.values()
                    if r["StackResourceDriftStatus"] in ("MODIFIED", "DELETED")]
         status = "DRIFTED" if drifted else "IN_SYNC"
@@ -304,6 +226,7 @@ def detect_stack_drift(self):
     from moto.core.responses import ActionResult
 
     stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    _refuse_unless_detectable(stack)
     detection = detect(stack, self._get_param("LogicalResourceIds") or None)
     return ActionResult({"StackDriftDetectionId": detection["StackDriftDetectionId"]})
 
@@ -320,13 +243,43 @@ def describe_stack_drift_detection_status(self):
     return ActionResult(dict(detection))
 
 
+def _constraint_error(value, rule):
+    from moto.cloudformation.exceptions import ValidationError
+
+    return ValidationError(message=(f"1 validation error detected: Value '{value}' at "
+                                    f"'maxResults' failed to satisfy constraint: Member must {rule}"))
+
+
+def _page_size(value):
+    """MaxResults (1 to 100), refused with AWS's constraint message otherwise."""
+    if value is None:
+        return MAX_RESULTS
+    size = int(value)  # moto's request parser made it one (text fails there, before this)
+    if size < 1:
+        raise _constraint_error(value, "have value greater than or equal to 1")
+    if size > MAX_RESULTS:
+        raise _constraint_error(value, f"have value less than or equal to {MAX_RESULTS}")
+    return size
+
+
+def _page_start(token):
+    """The index a NextToken of ours stands for; any other token is AWS's ValidationError."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    if not token:
+        return 0
+    if not str(token).isdigit():
+        raise ValidationError(message=f"{token} is not a valid NextToken")
+    return int(token)
+
+
 def describe_stack_resource_drifts(self):
     from moto.core.responses import ActionResult
 
     stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
     drifts = checked_drifts(stack.stack_id, self._get_param("StackResourceDriftStatusFilters"))
-    size = int(self._get_param("MaxResults") or 100)
-    start = int(self._get_param("NextToken") or 0)
+    size = _page_size(self._get_param("MaxResults"))
+    start = _page_start(self._get_param("NextToken"))
     page = drifts[start:start + size]
     next_token = str(start + size) if start + size < len(drifts) else None
     return ActionResult({"StackResourceDrifts": page, "NextToken": next_token})
@@ -338,6 +291,7 @@ def detect_stack_resource_drift(self):
 
     stack_name, logical_id = self._get_param("StackName"), self._get_param("LogicalResourceId")
     stack = self.cloudformation_backend.get_stack(stack_name)
+    _refuse_unless_detectable(stack)
     if logical_id not in [created[0] for created in _created(stack)]:
         raise ValidationError(stack_name, message=(
             f"Resource {logical_id} does not exist for stack {stack_name}"))

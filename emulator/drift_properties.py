@@ -6,6 +6,11 @@ CloudFormation's shape (None for a property the resource does not have), or None
 resource no longer exists (DELETED).
 The resource is found again in its backend by its physical id: the model object in the
 stack's resource map stays there even when the resource was deleted through the API.
+The readers run in a request thread while other stacks' operations may change the same
+backends: a reader walks a snapshot (list()) of a backend's dict, never the dict itself.
+
+This module patches nothing in moto: it only reads moto's backends, for drift.py (the
+patch that adds the drift actions).
 
 A property is read only where moto's CloudFormation model applies it from the template
 and the API keeps it live; a property moto ignores when it creates the resource would
@@ -87,7 +92,7 @@ def log_group(resource, account_id, region_name):
 
 def iam_role(resource, account_id, region_name):
     backend = _iam(account_id, region_name)
-    role = next((r for r in backend.roles.values() if r.name == resource.name), None)
+    role = next((r for r in list(backend.roles.values()) if r.name == resource.name), None)
     if role is None:
         return None
     return {
@@ -97,7 +102,7 @@ def iam_role(resource, account_id, region_name):
         "ManagedPolicyArns": list(role.managed_policies) or None,
         "PermissionsBoundary": role.permissions_boundary_arn or None,
         "Policies": [{"PolicyName": name, "PolicyDocument": _policy(document)}
-                     for name, document in role.policies.items()] or None,
+                     for name, document in list(role.policies.items())] or None,
     }
 
 
@@ -107,7 +112,8 @@ def iam_managed_policy(resource, account_id, region_name):
     if policy is None:
         return None
     default = next((v for v in policy.versions if v.is_default), None)
-    roles = [role.name for role in backend.roles.values() if policy.arn in role.managed_policies]
+    roles = [role.name for role in list(backend.roles.values())
+             if policy.arn in role.managed_policies]
     return {"ManagedPolicyName": policy.name, "Path": policy.path,
             "Description": policy.description or None,
             "PolicyDocument": _policy(default.document) if default else None,
@@ -167,8 +173,8 @@ def ec2_vpc(resource, account_id, region_name):
 
 def ec2_subnet(resource, account_id, region_name):
     backend = _ec2(account_id, region_name)
-    subnet = next((zone[resource.id] for zone in backend.subnets.values() if resource.id in zone),
-                  None)
+    subnet = next((zone[resource.id] for zone in list(backend.subnets.values())
+                   if resource.id in zone), None)
     if subnet is None:
         return None
     return {"VpcId": subnet.vpc_id, "CidrBlock": subnet.cidr_block,

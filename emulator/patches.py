@@ -19,6 +19,7 @@ from emulator import (
     log_masking,
     property_validation,
     rds_cluster,
+    resource_steps,
     rollback_modes,
     stack_operations,
     task_start,
@@ -58,6 +59,7 @@ EXPECTED_SIGNATURES = [
     ("moto.cloudformation.parsing", "parse_and_update_resource",
      ["logical_id", "resource_json", "resources_map", "account_id", "region_name"]),
     ("moto.cloudformation.parsing", "ResourceMap.delete", []),
+    ("moto.cloudformation.models", "Stack.stack_resources.fget", []),
     ("moto.cloudformation.parsing", "ResourceMap._delete_resource",
      ["parsed_resource", "resource_json"]),
     ("moto.cloudformation.parsing", "get_model_map", []),
@@ -275,7 +277,16 @@ _applied = False
 
 
 def apply_all():
-    """Check, then patch moto in this process (once)."""
+    """Check, then patch moto in this process (once).
+
+    Where two patches wrap the same moto function, the later one here is the outer one:
+    - CloudFormationBackend.create_stack: stack_operations (the operation in the background,
+      TimeoutInMinutes checked before moto registers the stack), then cloudformation_messages
+      (the template refused in the call, before anything else);
+    - parse_and_create_resource / parse_and_update_resource: resource_steps (the resource
+      named in its failure, the stack's timeout, nothing made for a reader), then
+      property_validation (the properties validated first, in an operation's thread).
+    """
     global _applied
     if _applied:
         return
@@ -286,6 +297,7 @@ def apply_all():
     lambda_runner.apply()
     custom_resources.apply()
     stack_operations.apply()
+    resource_steps.apply()
     rds_cluster.apply()
     cloudformation_fixes.apply()
     task_start.apply()

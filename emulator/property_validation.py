@@ -8,10 +8,10 @@ moto behaviour replaced:
   with a Python error), and the resource ends CREATE_COMPLETE where AWS fails it.
 
 What runs instead:
-- Both are wrapped (outside stack_operations' wrapper): in a stack operation's thread,
+- Both are wrapped (outside resource_steps' wrapper): in a stack operation's thread,
   before moto builds the resource, its Properties are checked against the type's registry
   schema, with the intrinsic functions resolved by moto's own `clean_json` against the
-  stack's resource map. A violation raises `stack_operations.ResourceFailure`, so the
+  stack's resource map. A violation raises `resource_steps.ResourceFailure`, so the
   resource ends CREATE_FAILED (UPDATE_FAILED when an update changes it) and the stack
   rolls back, with AWS's reason:
   "Properties validation failed for resource <LogicalId> with message: <violations>",
@@ -48,8 +48,7 @@ import json
 import re
 from pathlib import Path
 
-from emulator import stack_operations
-from emulator.stack_operations import ResourceFailure
+from emulator.resource_steps import ResourceFailure, in_operation
 
 UNVALIDATED_TYPES = {"AWS::CloudFormation::CustomResource"}
 DEFAULT_SCHEMA_REGION = "us-east-1"
@@ -294,20 +293,14 @@ def _errors_for(logical_id, resource_json, resources_map, region_name):
                            resolve, known_condition)
 
 
-def _in_stack_operation():
-    """True in the thread of a stack operation (stack_operations' _Operation); False in a
-    request that only reads a stack while its operation runs, where stack_operations makes
-    nothing and there is nothing to validate."""
-    return getattr(stack_operations._operation, "failures", None) is not None
-
-
-def wrap_resource_step(original, action):
+def validate_before_step(original, action):
     """parse_and_create_resource / parse_and_update_resource (`action`: "create" or "update"):
-    the properties validated first."""
+    the properties validated first, in a stack operation's thread (a reader's lookup makes
+    nothing: there is nothing to validate)."""
 
     def step(logical_id, resource_json, resources_map, account_id, region_name):
         errors = []
-        if _in_stack_operation():
+        if in_operation():
             try:
                 errors = _errors_for(logical_id, resource_json, resources_map, region_name)
             except _CannotResolve:
@@ -326,7 +319,7 @@ def wrap_resource_step(original, action):
 def apply():
     from moto.cloudformation import parsing
 
-    parsing.parse_and_create_resource = wrap_resource_step(parsing.parse_and_create_resource,
-                                                           "create")
-    parsing.parse_and_update_resource = wrap_resource_step(parsing.parse_and_update_resource,
-                                                           "update")
+    parsing.parse_and_create_resource = validate_before_step(parsing.parse_and_create_resource,
+                                                             "create")
+    parsing.parse_and_update_resource = validate_before_step(parsing.parse_and_update_resource,
+                                                             "update")

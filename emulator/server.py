@@ -59,16 +59,12 @@ class EmulatorApp:
 
     def control(self, method, route, environ):
         if route.startswith("cfn-response/") and method in ("PUT", "POST"):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
-            status = custom_resources.record_response(route.split("/", 1)[1], body)
+            status = custom_resources.record_response(route.split("/", 1)[1], _body(environ))
             return status, {}
         if route.startswith("wait-condition/") and method == "PUT":
             from emulator import wait_conditions
 
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
-            return wait_conditions.record_signal(route.split("/", 1)[1], body,
+            return wait_conditions.record_signal(route.split("/", 1)[1], _body(environ),
                                                  environ.get("CONTENT_TYPE", ""))
         if route == "health" and method == "GET":
             import moto
@@ -101,6 +97,12 @@ class EmulatorApp:
             except Exception as exc:  # noqa: BLE001 - reported to the caller
                 return 500, {"error": f"{type(exc).__name__}: {exc}"}
         return 404, {"error": f"unknown request {method} {CONTROL_PREFIX}{route}"}
+
+
+def _body(environ):
+    """The request's body (empty without a Content-Length)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
 
 
 def _start_database(emulator):

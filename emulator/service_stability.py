@@ -19,7 +19,7 @@ import time
 import uuid
 
 from emulator import stack_timeouts
-from emulator.stack_operations import ResourceFailure
+from emulator.resource_steps import ResourceFailure
 
 SERVICE_TYPE = "AWS::ECS::Service"
 STABILITY_SECONDS = float(os.environ.get("FARGATE_PLATFORM_SERVICE_STABILITY_SECONDS", "600"))

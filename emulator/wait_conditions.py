@@ -20,8 +20,9 @@ What runs instead (two models registered in moto's CloudFormation model map):
   ("WaitCondition received failed message: '<Reason>' for uniqueId: <UniqueId>"), on
   a body that is no signal ("Unparsable WaitCondition data"), or once Timeout seconds
   passed ("WaitCondition timed out. Received 0 conditions when expecting 1"); the
-  stack's own timeout cancels it (stack_timeouts.py). Fn::GetAtt Data is the JSON object
-  of the SUCCESS signals' Data by UniqueId, e.g. {"Signal1":"Step 1 complete."}.
+  stack's own timeout, or a DeleteStack, cancels it (stack_timeouts.py, checked each
+  CHECK_SECONDS). Fn::GetAtt Data is the JSON object of the SUCCESS signals' Data by
+  UniqueId, e.g. {"Signal1":"Step 1 complete."}.
   Updates: AWS supports none for either type; an updated one stays as it is.
 - Left out: the CreationPolicy form (no Handle; signalled through SignalResource) is
   complete at once, as moto had it.
@@ -34,10 +35,12 @@ import uuid
 from moto.core.common_models import CloudFormationModel
 
 from emulator import context
-from emulator.stack_operations import ResourceFailure, check_deadline, seconds_left
+from emulator.resource_steps import ResourceFailure
+from emulator.stack_timeouts import check_deadline
 
 SIGNAL_PATH = "/_fargate_platform/wait-condition/"
 MAX_TIMEOUT_SECONDS = 43200  # AWS's limit for Timeout
+CHECK_SECONDS = 1.0  # how often a wait checks the stack's timeout and a DeleteStack's cancel
 
 
 class HandleSignals:
@@ -68,10 +71,13 @@ class HandleSignals:
         with self._changed:
             return list(self._bodies.get(token, []))
 
-    def wait(self, seconds):
-        """Returns when a signal arrives or `seconds` passed."""
+    def wait_for_more(self, token, seen, seconds):
+        """The handle's signals once there are more than `seen` of them, or once `seconds`
+        passed (a signal that came before the wait counts: the count is read under the lock)."""
         with self._changed:
-            self._changed.wait(max(seconds, 0.0))
+            self._changed.wait_for(lambda: len(self._bodies.get(token, ())) > seen,
+                                   max(seconds, 0.0))
+            return list(self._bodies.get(token, []))
 
 
 SIGNALS = HandleSignals()
@@ -205,22 +211,23 @@ class _Wait:
     def until_signalled(self):
         """The SUCCESS signals' Data by UniqueId, once Count of them arrived."""
         give_up = time.monotonic() + self.timeout
+        bodies = SIGNALS.received(self.token)
         while True:
-            successes = self.successes()
+            successes = self.successes(bodies)
             if len(successes) >= self.count:
                 return successes
-            check_deadline(self.logical_id, self.resource_type)  # the stack's timeout
+            check_deadline(self.logical_id, self.resource_type)  # the stack's timeout, a cancel
             left = give_up - time.monotonic()
             if left <= 0:
                 self.fail(f"WaitCondition timed out. Received {len(successes)} conditions when "
                           f"expecting {self.count}")
-            stack_left = seconds_left()
-            SIGNALS.wait(left if stack_left is None else min(left, stack_left))
+            bodies = SIGNALS.wait_for_more(self.token, len(bodies), min(left, CHECK_SECONDS))
 
-    def successes(self):
-        """The signals so far, in order; fails at the first FAILURE (or unreadable one)."""
+    def successes(self, bodies):
+        """The SUCCESS signals among `bodies`, in order; fails at the first FAILURE (or
+        unreadable one)."""
         successes = {}
-        for body in SIGNALS.received(self.token):
+        for body in bodies:
             signal = _parse_signal(body)
             if signal is None:
                 self.fail("Unparsable WaitCondition data")

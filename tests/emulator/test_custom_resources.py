@@ -164,6 +164,18 @@ def test_a_function_that_raises_without_answering_fails_at_once(emulator):
     assert "crashed before answering" in reason
 
 
+def test_a_crash_within_the_stack_timeout_is_reported_as_the_crash(emulator):
+    # The stack's timeout (1 minute) bounds the wait, shorter than the function's 120 s: a
+    # function that crashes at once is still a crash, not "Resource creation cancelled".
+    stack = Stack(emulator)
+    emulator.client("cloudformation").create_stack(
+        StackName=stack.name, TimeoutInMinutes=1, TemplateBody=template(
+            stack.key, emulator.code_bucket, stack.journal, timeout=120, Mode="raise"))
+    assert emulator.stack(stack.name)["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = stack.failure_reasons("CREATE_FAILED")[0]
+    assert "ended without sending a response" in reason and "crashed before answering" in reason
+
+
 def test_a_function_past_its_timeout_fails_in_seconds_not_an_hour(emulator):
     stack = Stack(emulator)
     started = time.time()

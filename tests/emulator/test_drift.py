@@ -3,9 +3,13 @@ the live resources, as CloudFormation's DetectStackDrift and DescribeStackResour
 import json
 import os
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -274,3 +278,132 @@ def test_a_services_desired_count_changed_by_hand_is_drift(emulator):
             "DifferenceType": "NOT_EQUAL"}]
     finally:
         cfn.delete_stack(StackName=name)
+
+
+def wait_until_done(emulator, name, timeout=60):
+    deadline = time.monotonic() + timeout
+    while emulator.stack(name)["StackStatus"].endswith("_IN_PROGRESS") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return emulator.stack(name)["StackStatus"]
+
+
+def test_a_resource_an_update_removed_is_no_longer_drift(emulator):
+    cfn, prefix, name = emulator.client("cloudformation"), "/" + emulator.unique("removed"), \
+        emulator.unique("removed")
+    template = settings_template(prefix)
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    assert wait_until_done(emulator, name) == "CREATE_COMPLETE"
+    emulator.client("ssm").put_parameter(Name=f"{prefix}/untouched", Value="changed", Overwrite=True)
+    cfn.detect_stack_drift(StackName=name)
+    assert drifts_by_id(cfn, name)["Untouched"]["StackResourceDriftStatus"] == "MODIFIED"
+    assert emulator.stack(name)["DriftInformation"]["StackDriftStatus"] == "DRIFTED"
+
+    del template["Resources"]["Untouched"]
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(template))
+    assert wait_until_done(emulator, name) == "UPDATE_COMPLETE"
+    # One resource checked: the removed one's old result goes, the stack is in sync.
+    cfn.detect_stack_resource_drift(StackName=name, LogicalResourceId="Setting")
+    assert set(drifts_by_id(cfn, name)) == {"Setting", "Logs"}
+    assert emulator.stack(name)["DriftInformation"]["StackDriftStatus"] == "IN_SYNC"
+    # The whole stack checked: its records are this detection's.
+    detection_id = cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]
+    status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
+    assert (status["StackDriftStatus"], status["DriftedStackResourceCount"]) == ("IN_SYNC", 0)
+    assert set(drifts_by_id(cfn, name)) == {"Setting", "Logs"}
+
+
+def signal_success(url):
+    """PUTs a SUCCESS signal as curl -T does (AWS's presigned URL wants no Content-Type)."""
+    document = {"Status": "SUCCESS", "UniqueId": "test", "Data": "done"}
+    request = urllib.request.Request(url, data=json.dumps(document).encode(), method="PUT",
+                                     headers={"Content-Type": ""})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+def test_drift_detection_is_refused_while_the_stack_has_an_operation_in_progress(emulator):
+    cfn, name, url_parameter = emulator.client("cloudformation"), emulator.unique("busy"), \
+        "/" + emulator.unique("url")
+    template = {"Resources": {
+        "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+        "Url": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": url_parameter, "Type": "String", "Value": {"Ref": "Handle"}}},
+        "Wait": {"Type": "AWS::CloudFormation::WaitCondition", "DependsOn": "Url", "Properties": {
+            "Handle": {"Ref": "Handle"}, "Timeout": "120"}},
+    }}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    assert emulator.stack(name)["StackStatus"] == "CREATE_IN_PROGRESS"  # waiting for a signal
+    stack_id = emulator.stack(name)["StackId"]
+    for detect in (lambda: cfn.detect_stack_drift(StackName=name),
+                   lambda: cfn.detect_stack_resource_drift(StackName=name, LogicalResourceId="Url")):
+        with pytest.raises(ClientError) as refused:
+            detect()
+        assert refused.value.response["Error"]["Code"] == "ValidationError"
+        assert refused.value.response["Error"]["Message"] == (
+            f"Stack:{stack_id} is in CREATE_IN_PROGRESS state and can not be checked for drift.")
+
+    url = emulator.client("ssm").get_parameter(Name=url_parameter)["Parameter"]["Value"]
+    assert signal_success(url) == 200
+    assert wait_until_done(emulator, name) == "CREATE_COMPLETE"
+    detection_id = cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]
+    assert cfn.describe_stack_drift_detection_status(
+        StackDriftDetectionId=detection_id)["DetectionStatus"] == "DETECTION_COMPLETE"
+
+
+def test_describe_stack_resource_drifts_pages_and_refuses_bad_paging_as_aws(emulator):
+    cfn, prefix, name = emulator.client("cloudformation"), "/" + emulator.unique("pages"), \
+        emulator.unique("pages")
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(settings_template(prefix)))
+    assert wait_until_done(emulator, name) == "CREATE_COMPLETE"
+    cfn.detect_stack_drift(StackName=name)
+    first = cfn.describe_stack_resource_drifts(StackName=name, MaxResults=2)
+    rest = cfn.describe_stack_resource_drifts(StackName=name, NextToken=first["NextToken"])
+    assert len(first["StackResourceDrifts"]) == 2 and "NextToken" not in rest
+    assert {d["LogicalResourceId"] for d in first["StackResourceDrifts"] + rest["StackResourceDrifts"]} \
+        == {"Setting", "Untouched", "Logs"}
+
+    # botocore checks MaxResults' minimum itself: this client sends what it is given.
+    unchecked = boto3.client("cloudformation", endpoint_url=emulator.url, region_name="eu-west-1",
+                             aws_access_key_id="testing", aws_secret_access_key="testing",
+                             config=Config(parameter_validation=False))
+    refusals = {
+        "bogus is not a valid NextToken": dict(NextToken="bogus"),
+        "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1": dict(MaxResults=0),
+        "1 validation error detected: Value '101' at 'maxResults' failed to satisfy constraint: "
+        "Member must have value less than or equal to 100": dict(MaxResults=101),
+    }
+    for message, paging in refusals.items():
+        with pytest.raises(ClientError) as refused:
+            unchecked.describe_stack_resource_drifts(StackName=name, **paging)
+        assert (refused.value.response["Error"]["Code"],
+                refused.value.response["Error"]["Message"]) == ("ValidationError", message)
+
+
+SNAPSHOT_CHECK = r'''
+import json
+from emulator import drift
+
+class ResourceMap:
+    _resource_json_map = {"A": {"Type": "AWS::SSM::Parameter"}, "B": {"Type": "AWS::SSM::Parameter"}}
+    _parsed_resources = {"A": object(), "B": object()}
+
+class Stack:
+    stack_id, resource_map = "stack-1", ResourceMap()
+
+def resource_drift(stack, logical_id, resource, definition, timestamp):
+    # What a stack operation in another thread does meanwhile: moto's dicts grow.
+    ResourceMap._resource_json_map[logical_id + "2"] = {"Type": "AWS::SSM::Parameter"}
+    ResourceMap._parsed_resources[logical_id + "2"] = object()
+    return {"LogicalResourceId": logical_id, "StackResourceDriftStatus": "IN_SYNC"}
+
+drift.resource_drift = resource_drift
+detection = drift.detect(Stack)
+print(json.dumps([detection["DetectionStatus"], sorted(drift._resource_drifts["stack-1"])]))
+'''
+
+
+def test_detection_reads_a_snapshot_of_the_stacks_resources():
+    # Before: "dictionary changed size during iteration" (HTTP 500) when an operation changed
+    # the stack's resources during a detection.
+    assert run_in_emulator_venv(SNAPSHOT_CHECK) == ["DETECTION_COMPLETE", ["A", "B"]]

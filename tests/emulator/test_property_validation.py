@@ -103,16 +103,11 @@ def test_an_update_with_an_invalid_property_fails_and_rolls_back(emulator, scept
 
 
 GOLDEN_CHECK = r'''
-import glob, json, time
+import glob, json
 from emulator import property_validation as pv
 templates = {path: json.load(open(path)) for path in sorted(glob.glob(
     "tests/templates/golden/**/*.json", recursive=True))}
 local = [path for path in templates if path.startswith("tests/templates/golden/local/")]
-started = time.perf_counter()
-for path in local:  # first: schemas read from disk, as in a fresh emulator
-    for resource in templates[path]["Resources"].values():
-        pv.property_errors(resource["Type"], resource.get("Properties", {}), "eu-west-1")
-local_ms = (time.perf_counter() - started) * 1000
 problems, checked = {}, 0
 for path, template in templates.items():
     for logical_id, resource in template["Resources"].items():
@@ -129,8 +124,8 @@ samples = {
     "custom_type": pv.property_errors("AWS::CloudFormation::CustomResource", {"Free": 1}, "eu-west-1"),
     "unknown_type": pv.property_errors("AWS::Nothing::Here", {"A": 1}, "eu-west-1"),
 }
-print(json.dumps({"problems": problems, "checked": checked, "local_ms": local_ms,
-                  "local_files": len(local), "samples": samples}))
+print(json.dumps({"problems": problems, "checked": checked, "local_files": len(local),
+                  "samples": samples}))
 '''
 
 
@@ -142,9 +137,7 @@ def test_every_resource_of_the_platforms_rendered_templates_validates_clean():
         "unknown": ["#: extraneous key [Invalid] is not permitted"],
         "nested": ["#/Tags/0: required key [Value] not found"],
         "scalars": [], "custom": [], "custom_type": [], "unknown_type": []}
-    print(f"\nvalidating the local platform's {result['local_files']} templates: "
-          f"{result['local_ms']:.0f} ms (schemas read from disk included)")
-    assert result["local_ms"] < 5000
+    # The time this takes: benchmarks/property_validation.py prints it (tests do not time).
 
 
 def test_plain_moto_accepts_a_property_the_type_does_not_have():

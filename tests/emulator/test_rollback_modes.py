@@ -4,6 +4,7 @@ RollbackStack takes a failed stack back to its last stable state, as on AWS."""
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,32 @@ def test_on_failure_and_disable_rollback_together_are_refused(emulator):
         StackName=emulator.unique("both"), TemplateBody=body, OnFailure="DELETE",
         DisableRollback=False)) == (
         "ValidationError", "Either DisableRollback or OnFailure can be specified, not both.")
+
+
+def test_an_on_failure_outside_its_values_is_refused(emulator):
+    cfn, name = emulator.client("cloudformation"), emulator.unique("odd")
+    body = json.dumps(template("/" + emulator.unique("odd")))
+    assert refusal(lambda: cfn.create_stack(StackName=name, TemplateBody=body,
+                                            OnFailure="KEEP")) == (
+        "ValidationError", "1 validation error detected: Value 'KEEP' at 'onFailure' failed to "
+        "satisfy constraint: Member must satisfy enum value set: [DO_NOTHING, ROLLBACK, DELETE]")
+    assert refusal(lambda: cfn.describe_stacks(StackName=name))[0] == "ValidationError"  # none made
+
+
+def test_rollback_stack_from_create_failed_deletes_what_was_made(emulator):
+    cfn, name, parameter = emulator.client("cloudformation"), emulator.unique("back"), "/" + emulator.unique("back")
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template(parameter, failing=True)),
+                     DisableRollback=True)
+    deadline = time.monotonic() + 60
+    while emulator.stack(name)["StackStatus"] == "CREATE_IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.5)  # the wait condition's 3 s
+    assert emulator.stack(name)["StackStatus"] == "CREATE_FAILED"
+    assert parameter_value(emulator, parameter) == "made"
+    cfn.rollback_stack(StackName=name)
+    assert emulator.stack(name)["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert stack_events(emulator, name)[-2:] == [
+        (name, "ROLLBACK_IN_PROGRESS", "User Initiated"), (name, "ROLLBACK_COMPLETE", None)]
+    assert parameter_value(emulator, parameter) is None
 
 
 def test_plain_moto_drops_on_failure_and_disable_rollback_and_has_no_rollback_stack():

@@ -10,6 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import boto3
+import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +75,6 @@ def signal(url, document, content_type=""):
 def test_an_unsignalled_wait_condition_times_out_and_the_create_rolls_back(
         emulator, sceptre_project):
     name = sceptre_project.stack("late", wait_template("/" + emulator.unique("url"), timeout=3))
-    started = time.monotonic()
     code, output = sceptre_project.sceptre("--no-colour", "launch", "-y", "test/late.yaml")
     assert code == 1, output
     assert emulator.stack(name)["StackStatus"] == "ROLLBACK_COMPLETE"
@@ -81,7 +83,13 @@ def test_an_unsignalled_wait_condition_times_out_and_the_create_rolls_back(
         (name, "ROLLBACK_IN_PROGRESS",
          "The following resource(s) failed to create: [Wait]. Rollback requested by user."),
         (name, "ROLLBACK_COMPLETE", None)]
-    assert time.monotonic() - started >= 3  # it waited its Timeout
+    # It waited its Timeout: from the stack's CREATE_IN_PROGRESS to the wait's CREATE_FAILED.
+    events = emulator.events(name)
+    [started] = [e["Timestamp"] for e in events
+                 if e["LogicalResourceId"] == name and e["ResourceStatus"] == "CREATE_IN_PROGRESS"]
+    [failed] = [e["Timestamp"] for e in events
+                if e["LogicalResourceId"] == "Wait" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert (failed - started).total_seconds() >= 3
 
 
 def test_count_success_signals_complete_the_wait_and_data_is_theirs_by_unique_id(
@@ -164,23 +172,101 @@ def test_the_stack_timeout_cancels_the_wait_and_rolls_the_create_back(emulator, 
     assert 60 <= took < 90, took
 
 
-def test_seconds_left_is_the_running_operations_time_before_its_stack_timeout():
+def test_seconds_left_is_the_running_creates_time_before_its_stack_timeout():
+    # In the layer's own process (moto in-process, the patches applied): a resource type
+    # that reads seconds_left() when it is created, in stacks created with and without a
+    # TimeoutInMinutes, and check_deadline() once the deadline passed.
     found = run_in_emulator_venv(
         "import json, time\n"
-        "from emulator import stack_operations, stack_timeouts\n"
-        "outside = stack_operations.seconds_left()\n"
-        "with stack_timeouts.bounded(time.monotonic() + 30):\n"
-        "    inside = stack_operations.seconds_left()\n"
+        "import boto3\n"
+        "from moto import mock_aws\n"
+        "from moto.cloudformation import parsing\n"
+        "from moto.core.common_models import CloudFormationModel\n"
+        "from emulator import patches, resource_steps, stack_timeouts\n"
+        "seen = []\n"
+        "class Probe(CloudFormationModel):\n"
+        "    __module__ = 'tests.probe'  # moto's models are tracked by their module's 2nd part\n"
+        "    physical_resource_id = 'probe'\n"
+        "    @staticmethod\n"
+        "    def cloudformation_type():\n"
+        "        return 'Test::Probe'\n"
+        "    @classmethod\n"
+        "    def create_from_cloudformation_json(cls, name, json_, account_id, region, **kwargs):\n"
+        "        seen.append(stack_timeouts.seconds_left())\n"
+        "        return cls()\n"
+        "patches.apply_all()\n"
+        "parsing.get_model_map()['Test::Probe'] = Probe\n"
+        "body = json.dumps({'Resources': {'P': {'Type': 'Test::Probe'}}})\n"
+        "with mock_aws():\n"
+        "    cfn = boto3.client('cloudformation', region_name='eu-west-1')\n"
+        "    cfn.create_stack(StackName='bounded', TemplateBody=body, TimeoutInMinutes=2)\n"
+        "    cfn.create_stack(StackName='unbounded', TemplateBody=body)\n"
+        "    statuses = [cfn.describe_stacks(StackName=n)['Stacks'][0]['StackStatus']\n"
+        "                for n in ('bounded', 'unbounded')]\n"
+        "outside = stack_timeouts.seconds_left()\n"
         "with stack_timeouts.bounded(time.monotonic() - 1):\n"
         "    try:\n"
-        "        stack_operations.check_deadline('Service', 'AWS::ECS::Service')\n"
+        "        stack_timeouts.check_deadline('Service', 'AWS::ECS::Service')\n"
         "        raised = None\n"
-        "    except stack_operations.StackTimedOut as timed_out:\n"
+        "    except resource_steps.StackTimedOut as timed_out:\n"
         "        raised = [timed_out.logical_id, timed_out.reason]\n"
-        "print(json.dumps([outside, inside, raised]))")
-    outside, inside, raised = found
-    assert outside is None and 29 < inside <= 30
+        "print(json.dumps([seen, statuses, outside, raised]))")
+    (bounded, unbounded), statuses, outside, raised = found
+    assert statuses == ["CREATE_COMPLETE", "CREATE_COMPLETE"]
+    assert 110 < bounded <= 120 and unbounded is None and outside is None
     assert raised == ["Service", "Resource creation cancelled"]
+
+
+def test_timeout_in_minutes_must_be_a_whole_number_from_1(emulator):
+    # botocore checks the value itself: sent unchecked, as a hand-made request would send it.
+    cfn = boto3.client("cloudformation", endpoint_url=emulator.url, region_name="eu-west-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing",
+                       config=Config(parameter_validation=False))
+    body = json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
+    name = emulator.unique("timeout")
+    with pytest.raises(ClientError) as refused:
+        cfn.create_stack(StackName=name, TemplateBody=body, TimeoutInMinutes=0)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert refused.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '0' at 'timeoutInMinutes' failed to satisfy "
+        "constraint: Member must have value greater than or equal to 1")
+    with pytest.raises(ClientError):  # refused before the stack was registered
+        cfn.describe_stacks(StackName=name)
+    # Not a number: moto's own request parsing refuses that (HTTP 500) before the backend;
+    # the backend refuses it too, before it registers the stack.
+    found = run_in_emulator_venv(
+        "import json\n"
+        "from moto import mock_aws\n"
+        "from moto.cloudformation.models import cloudformation_backends\n"
+        "from emulator import patches\n"
+        "patches.apply_all()\n"
+        "with mock_aws():\n"
+        "    backend = cloudformation_backends['123456789012']['eu-west-1']\n"
+        "    try:\n"
+        f"        backend.create_stack(name='s', template={body!r}, parameters={{}},\n"
+        "                             timeout_in_mins='x')\n"
+        "        refused = None\n"
+        "    except Exception as error:\n"
+        "        refused = error.message\n"
+        "    print(json.dumps([refused, [stack.name for stack in backend.stacks.values()]]))")
+    assert found == ["1 validation error detected: Value 'x' at 'timeoutInMinutes' failed to "
+                     "satisfy constraint: Member must be a whole number", []]
+
+
+def test_a_signal_that_comes_before_the_wait_ends_it_at_once():
+    # The race a wait condition's loop had: the signal lands after it read the signals and
+    # before it waits (in the layer's process: wait_conditions' signal store).
+    found = run_in_emulator_venv(
+        "import json, time\n"
+        "from emulator.wait_conditions import HandleSignals\n"
+        "signals = HandleSignals()\n"
+        "signals.open('t')\n"
+        "seen = signals.received('t')\n"
+        "signals.record('t', b'{}')\n"
+        "started = time.monotonic()\n"
+        "bodies = signals.wait_for_more('t', len(seen), 5)\n"
+        "print(json.dumps([bodies == [b'{}'], time.monotonic() - started]))")
+    assert found[0] is True and found[1] < 1
 
 
 def test_plain_moto_completes_a_wait_condition_at_once_with_no_handle_url():

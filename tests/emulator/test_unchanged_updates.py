@@ -1,6 +1,6 @@
-"""An update or a change set that changes nothing, as AWS decides it (change_sets.no_changes, used by
-cloudformation_fixes.validate_different_update): the template once parsed, whatever its formatting,
-and the parameter values, an omitted one taking its Default."""
+"""An update or a change set that changes nothing, as AWS decides it (template_changes.no_changes,
+used by cloudformation_fixes.validate_different_update and change_sets): the template once parsed,
+whatever its formatting, and the parameter values, an omitted one taking its Default."""
 import json
 import os
 import subprocess
@@ -77,6 +77,47 @@ def test_an_unchanged_change_set_fails_with_aws_reason_and_sceptre_skips_it(emul
     assert refused.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
     assert refused.value.response["Error"]["Message"] == (
         f"ChangeSet [{change_set['ChangeSetId']}] cannot be executed in its current status of [FAILED]")
+    assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE" and update_events(emulator, name) == []
+
+
+def refusal(call):
+    with pytest.raises(ClientError) as refused:
+        call()
+    return refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]
+
+
+def test_use_previous_value_is_the_default_the_stack_was_made_with(emulator):
+    cfn, name = emulator.client("cloudformation"), emulator.unique("previous")
+    cfn.create_stack(StackName=name, TemplateBody=YAML_TEMPLATE)  # Greeting and Size: Defaults
+    assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE"
+    previous = [{"ParameterKey": "Greeting", "UsePreviousValue": True},
+                {"ParameterKey": "Size", "UsePreviousValue": True}]
+    # Their previous values are the Defaults (AWS keeps every parameter's): no change.
+    assert refusal(lambda: cfn.update_stack(
+        StackName=name, TemplateBody=json.dumps(JSON_TEMPLATE), Parameters=previous)) == (
+        "ValidationError", "No updates are to be performed.")
+    cfn.create_change_set(StackName=name, ChangeSetName="same", TemplateBody=json.dumps(JSON_TEMPLATE),
+                          Parameters=previous)
+    change_set = cfn.describe_change_set(StackName=name, ChangeSetName="same")
+    assert (change_set["Status"], change_set["StatusReason"]) == ("FAILED", NO_CHANGES)
+    assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE" and update_events(emulator, name) == []
+
+    # A key the stack's template does not declare has no previous value: AWS refuses it.
+    with_colour = {**JSON_TEMPLATE, "Parameters": {
+        **JSON_TEMPLATE["Parameters"], "Colour": {"Type": "String", "Default": "red"}}}
+    not_declared = ("ValidationError", "Cannot specify usePreviousValue as true for a parameter key "
+                                       "not in the previous template")
+    colour = [{"ParameterKey": "Colour", "UsePreviousValue": True}]
+    assert refusal(lambda: cfn.update_stack(
+        StackName=name, TemplateBody=json.dumps(with_colour), Parameters=colour)) == not_declared
+    assert refusal(lambda: cfn.create_change_set(
+        StackName=name, ChangeSetName="colour", TemplateBody=json.dumps(with_colour),
+        Parameters=colour)) == not_declared
+    # ...nor has a stack a CREATE change set makes.
+    assert refusal(lambda: cfn.create_change_set(
+        StackName=emulator.unique("new"), ChangeSetName="new", ChangeSetType="CREATE",
+        TemplateBody=YAML_TEMPLATE, Parameters=previous)) == (
+        "ValidationError", "Cannot specify UsePreviousValue on Parameters when ChangeSetType is CREATE")
     assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE" and update_events(emulator, name) == []
 
 

@@ -16,6 +16,10 @@ moto behaviour replaced, one small wrapper each (templates stay what AWS gets):
   same parameter values (as given, UsePreviousValue taking the previous one, an
   omitted one its Default). Sceptre then reports "No updates to perform" at once,
   instead of updating and polling each stack.
+- `moto.cloudformation.models.CloudFormationBackend._resolve_update_parameters` takes a
+  UsePreviousValue parameter's value from the values given at create: a parameter the
+  stack took its Default for raises KeyError, and the update fails. Replaced by
+  template_changes.given_parameters (the value the stack has, its Default included).
 - Several models have no delete, so deleting a stack leaves them in moto:
   `moto.elbv2.models.FakeListenerRule`, `FakeTargetGroup` and
   `moto.ecs.models.Service` (a service stack deleted and launched again would
@@ -72,6 +76,12 @@ def validate_different_update(self, incoming_params, stack_body, old_stack):
     parameters = given_parameters(incoming_params, old_stack)
     if stack_body and no_changes(old_stack, stack_body, parameters):
         raise ValidationError(old_stack.name, message="No updates are to be performed.")
+
+
+def resolve_update_parameters(self, instance, incoming_params):
+    from emulator.template_changes import given_parameters
+
+    return given_parameters(incoming_params, instance)
 
 
 def delete_listener_rule(self, account_id, region_name):
@@ -264,6 +274,7 @@ MISSING_DELETES = (
 def apply():
     import importlib
 
+    from moto.cloudformation.models import CloudFormationBackend
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.iam.models import ManagedPolicy, Role
     from moto.kms.models import Key
@@ -276,6 +287,7 @@ def apply():
 
     Key.create_from_cloudformation_json = wrap_kms_key_create(Key.create_from_cloudformation_json)
     CloudFormationResponse._validate_different_update = validate_different_update
+    CloudFormationBackend._resolve_update_parameters = resolve_update_parameters
     Role.create_from_cloudformation_json = wrap_role_create(Role.create_from_cloudformation_json)
     Role.update_from_cloudformation_json = wrap_role_update(Role.update_from_cloudformation_json)
     if "update_from_cloudformation_json" not in vars(ManagedPolicy):  # else: check() reports it

@@ -79,6 +79,8 @@ EXPECTED_SIGNATURES = [
     ("moto.ssm.models", "Parameter.decrypt", ["value"]),
     ("moto.cloudformation.responses", "CloudFormationResponse._validate_different_update",
      ["incoming_params", "stack_body", "old_stack"]),
+    ("moto.cloudformation.models", "CloudFormationBackend._resolve_update_parameters",
+     ["instance", "incoming_params"]),
     ("moto.kms.models", "Key.create_from_cloudformation_json",
      ["resource_name", "cloudformation_json", "account_id", "region_name", "kwargs"]),
     ("moto.elbv2.models", "ELBv2Backend.delete_rule", ["arn"]),

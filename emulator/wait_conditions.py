@@ -94,14 +94,27 @@ def record_signal(token, body, content_type):
     return 200, {}
 
 
-class WaitConditionHandle(CloudFormationModel):
-    def __init__(self, token, url):
-        self.token = token
-        self.url = url
+class _NotUpdatable(CloudFormationModel):
+    """What the two wait-condition types share: no name property, no update (AWS does not
+    support updating them), created once made."""
 
     @staticmethod
     def cloudformation_name_type():
         return ""
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                        cloudformation_json, account_id, region_name):
+        return original_resource  # AWS: updates are not supported
+
+    def is_created(self):
+        return True
+
+
+class WaitConditionHandle(_NotUpdatable):
+    def __init__(self, token, url):
+        self.token = token
+        self.url = url
 
     @staticmethod
     def cloudformation_type():
@@ -118,11 +131,6 @@ class WaitConditionHandle(CloudFormationModel):
         SIGNALS.open(token)
         return cls(token, f"{context.current().endpoint_url}{SIGNAL_PATH}{token}")
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
-                                        cloudformation_json, account_id, region_name):
-        return original_resource  # AWS: updates are not supported
-
     @property
     def physical_resource_id(self):
         return self.url
@@ -130,18 +138,11 @@ class WaitConditionHandle(CloudFormationModel):
     def delete(self, account_id, region_name):
         SIGNALS.close(self.token)
 
-    def is_created(self):
-        return True
 
-
-class WaitCondition(CloudFormationModel):
+class WaitCondition(_NotUpdatable):
     def __init__(self, name, data):
         self.name = name
         self.data = data  # the JSON text Fn::GetAtt Data answers
-
-    @staticmethod
-    def cloudformation_name_type():
-        return ""
 
     @staticmethod
     def cloudformation_type():
@@ -167,20 +168,12 @@ class WaitCondition(CloudFormationModel):
         waiting = _Wait(kwargs["LogicalId"], kwargs["ResourceType"], properties)
         return cls(resource_name, json.dumps(waiting.until_signalled(), separators=(",", ":")))
 
-    @classmethod
-    def update_from_cloudformation_json(cls, original_resource, new_resource_name,
-                                        cloudformation_json, account_id, region_name):
-        return original_resource  # AWS: updates are not supported
-
     @property
     def physical_resource_id(self):
         return self.name
 
     def delete(self, account_id, region_name):
         pass  # nothing outside moto's bookkeeping
-
-    def is_created(self):
-        return True
 
 
 class _Wait:

@@ -17,8 +17,9 @@ import pytest
 
 # The suite's helper modules, importable from any test folder: `import harness`
 # (tests/sceptre_project/harness.py), `import golden, rendered_iam` (tests/templates),
-# `import aws_call_recorder` (tests/lambdas), `import local_project` (tests/e2e).
-for folder in ("sceptre_project", "templates", "lambdas", "e2e"):
+# `import aws_call_recorder` (tests/lambdas), `import local_project` (tests/e2e),
+# `import plain_moto` (tests/emulator).
+for folder in ("sceptre_project", "templates", "lambdas", "e2e", "emulator"):
     sys.path.insert(0, str(Path(__file__).parent / folder))
 
 AWS_VARIABLES_TO_CLEAR = (

@@ -1,16 +1,12 @@
 """Patch 15a (change_sets.py): change sets as AWS keeps them: scoped to their stack, UPDATE by
 default, executed as a stack operation (background, rollback), then found by ARN only."""
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
+from plain_moto import run_in_emulator_venv
 
 
 def handles(*names):
@@ -32,15 +28,6 @@ def wait_until_settled(emulator, name, timeout=60):
     while emulator.stack(name)["StackStatus"].endswith("IN_PROGRESS") and time.monotonic() < deadline:
         time.sleep(0.5)
     return emulator.stack(name)
-
-
-def run_plain_moto(code):
-    """`code` run by moto without the layer (in-process mock_aws, the emulator's virtualenv);
-    its last printed line, as JSON."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_a_sceptre_change_set_updates_its_stack_and_is_then_found_by_arn_only(emulator, sceptre_project):
@@ -174,7 +161,7 @@ def test_a_change_set_made_before_another_update_is_obsolete(emulator):
 
 
 def test_plain_moto_mixes_up_change_sets_and_executes_them_inside_the_call():
-    found = run_plain_moto(
+    found = run_in_emulator_venv(
         "import json, boto3\n"
         "from botocore.exceptions import ClientError\n"
         "from moto import mock_aws\n"

@@ -1,26 +1,14 @@
 """Patch 15a (cloudformation_messages.py): AWS's "Template format error" for a malformed template, in
 the call; a stack whose notification topic is gone is deleted all the same."""
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
+from plain_moto import run_in_emulator_venv
+
 NO_RESOURCES = "Template format error: At least one Resources member must be defined."
 HANDLE = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
-
-
-def run_plain_moto(code):
-    """`code` run by moto without the layer (in-process mock_aws, the emulator's virtualenv);
-    its last printed line, as JSON."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def refusal(call, **kwargs):
@@ -72,7 +60,7 @@ def test_a_stack_whose_notification_topic_is_gone_is_deleted(emulator, sceptre_p
 
 
 def test_plain_moto_answers_malformed_templates_and_gone_topics_otherwise():
-    found = run_plain_moto(
+    found = run_in_emulator_venv(
         "import json, boto3\n"
         "from botocore.exceptions import ClientError\n"
         "from moto import mock_aws\n"

@@ -1,27 +1,15 @@
 """Issue 15 item 6 (drift.py, drift_properties.py): drift detection compares the template with
 the live resources, as CloudFormation's DetectStackDrift and DescribeStackResourceDrifts do."""
 import json
-import os
-import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
-
-
-def run_in_emulator_venv(code):
-    """The last line of `code`'s output as JSON, run by the emulator's Python (plain moto)."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from plain_moto import run_in_emulator_venv
 
 
 def settings_template(prefix):

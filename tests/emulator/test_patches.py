@@ -8,7 +8,6 @@ Two kinds of checks:
   matching patch can probably go.
 """
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -20,16 +19,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from plain_moto import run_in_emulator_venv
+
 REPO = Path(__file__).resolve().parents[2]
 EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
 REGION = "eu-west-1"
-
-
-def run_in_emulator_venv(code):
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_moto_is_the_pinned_version_with_the_functions_the_patches_expect():

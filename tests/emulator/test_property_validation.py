@@ -1,20 +1,8 @@
 """Issue 15 item 2 (property_validation.py): a resource's properties are validated against its
 type's registry schema, and a violation fails the resource with AWS's reason and rolls back."""
 import json
-import os
-import subprocess
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
-
-
-def run_in_emulator_venv(code):
-    """The last line of `code`'s output as JSON, run by the emulator's Python (moto, cfn-lint)."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from plain_moto import run_in_emulator_venv
 
 
 def failures(emulator, stack_name):

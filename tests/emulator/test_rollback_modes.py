@@ -2,25 +2,14 @@
 ask (through Sceptre's `on_failure:`, `disable_rollback:` and --disable-rollback), and
 RollbackStack takes a failed stack back to its last stable state, as on AWS."""
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
+from plain_moto import run_in_emulator_venv
+
 TIMED_OUT = "WaitCondition timed out. Received 0 conditions when expecting 1"
-
-
-def run_in_emulator_venv(code):
-    """Runs `code` with plain moto (the emulator's virtualenv); returns its last line's JSON."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def template(parameter, *, value="made", failing=False, added=False):

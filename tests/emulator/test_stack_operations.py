@@ -4,26 +4,14 @@ DeleteStack cancels a create), an update's template is checked in the call, a fa
 rollback really reverts the resources it changed, and a reader of a stack in progress makes
 nothing."""
 import json
-import os
-import subprocess
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
-
-
-def run_in_emulator_venv(code):
-    """Runs `code` in the emulator's virtualenv; returns its last line's JSON."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from plain_moto import run_in_emulator_venv
 
 
 # A custom resource that answers after Seconds seconds, or FAILED when Fail is "yes".

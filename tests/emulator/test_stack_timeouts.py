@@ -2,29 +2,17 @@
 signals PUT to its handle's URL and fails at its Timeout, and a stack's TimeoutInMinutes
 (Sceptre's `stack_timeout:`) bounds its creation, as on AWS."""
 import json
-import os
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
-
-
-def run_in_emulator_venv(code):
-    """Runs `code` with plain moto (the emulator's virtualenv); returns its last line's JSON."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from plain_moto import run_in_emulator_venv
 
 
 def wait_template(url_parameter, timeout, count=1):

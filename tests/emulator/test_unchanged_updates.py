@@ -2,15 +2,13 @@
 used by cloudformation_fixes.validate_different_update and change_sets): the template once parsed,
 whatever its formatting, and the parameter values, an omitted one taking its Default."""
 import json
-import os
-import subprocess
-from pathlib import Path
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-REPO = Path(__file__).resolve().parents[2]
-EMULATOR_PYTHON = REPO / ".venvs" / "emulator" / "bin" / "python"
+from plain_moto import run_in_emulator_venv
+
 NO_CHANGES = ("The submitted information didn't contain changes. "
               "Submit different information to create a change set.")
 
@@ -29,15 +27,6 @@ JSON_TEMPLATE = {
     "Parameters": {"Size": {"Default": 3, "Type": "Number"},
                    "Greeting": {"Default": "hello", "Type": "String"}},
 }
-
-
-def run_plain_moto(code):
-    """`code` run by moto without the layer (in-process mock_aws, the emulator's virtualenv);
-    its last printed line, as JSON."""
-    result = subprocess.run([str(EMULATOR_PYTHON), "-c", code], cwd=REPO, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def update_events(emulator, name):
@@ -120,9 +109,20 @@ def test_use_previous_value_is_the_default_the_stack_was_made_with(emulator):
         "ValidationError", "Cannot specify UsePreviousValue on Parameters when ChangeSetType is CREATE")
     assert emulator.stack(name)["StackStatus"] == "CREATE_COMPLETE" and update_events(emulator, name) == []
 
+    # With a changed template, the update runs with those values (moto: KeyError 'Greeting').
+    changed = {**JSON_TEMPLATE, "Resources": {**JSON_TEMPLATE["Resources"], "Added": {
+        "Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(changed), Parameters=previous)
+    deadline = time.monotonic() + 30
+    while emulator.stack(name)["StackStatus"].endswith("IN_PROGRESS") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert emulator.stack(name)["StackStatus"] == "UPDATE_COMPLETE"
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in emulator.stack(name)["Parameters"]} == {
+        "Greeting": "hello", "Size": "3"}
+
 
 def test_plain_moto_updates_a_stack_whose_template_is_only_reformatted():
-    statuses = run_plain_moto(
+    statuses = run_in_emulator_venv(
         "import json, boto3\n"
         "from moto import mock_aws\n"
         f"yaml_template = {YAML_TEMPLATE!r}\n"

@@ -73,8 +73,7 @@ class Bench:
         self.env.update({"AWS_CONFIG_FILE": str(self.root / "aws-config"),
                          "AWS_SHARED_CREDENTIALS_FILE": str(self.root / "aws-credentials"),
                          "FARGATE_PLATFORM_EMULATOR_PORT": str(self.port)})
-        shutil.copytree(PROJECT / "config", self.platform / "config",
-                        ignore=shutil.ignore_patterns("account"))
+        shutil.copytree(PROJECT / "config", self.platform / "config")  # local needs account/local.yaml
         shutil.copytree(PROJECT / "templates", self.platform / "templates",
                         ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(PROJECT / "samples", self.platform / "samples",
@@ -134,8 +133,7 @@ class Bench:
             {"project_code": "baseline", "region": "eu-west-1"}))
         (config / "local" / "config.yaml").write_text("{}\n")
         for stack, dependencies in graph.items():
-            relative = Path(stack).relative_to("local")
-            path = config / "local" / f"{relative}.yaml"
+            path = config / f"{stack}.yaml"  # local's stacks, and account/local.yaml it depends on
             path.parent.mkdir(parents=True, exist_ok=True)
             body = {"template": {"type": "file", "path": "trivial.yaml"}}
             if dependencies:
